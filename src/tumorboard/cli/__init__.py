@@ -1,0 +1,1 @@
+"""Command-line faces of tumorboard: thin parsers over library functions."""

@@ -1,0 +1,95 @@
+"""Entry point of the ``tumorboard`` command.
+
+Each command group lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser(s) and sets ``handler`` to a
+function taking the parsed namespace. This module only dispatches and turns
+errors into one line on stderr with a non-zero exit status:
+
+* 1 -- bad input or a failed analysis (:class:`~tumorboard.errors.TumorboardError`);
+* 2 -- a malformed command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from tumorboard import __version__
+from tumorboard.errors import TumorboardError
+
+#: Modules of :mod:`tumorboard.cli` that contribute commands, in help order.
+COMMAND_MODULES = (
+    "demo",
+    "dwi",
+    "assess",
+    "measure",
+    "pet",
+    "dce",
+    "guide",
+    "radiomics",
+)
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose usage errors are a single line."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` and exit with status 2."""
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full ``tumorboard`` parser with every available command."""
+    parser = OneLineArgumentParser(
+        prog="tumorboard",
+        description="Quantitative imaging for tumour-board response assessment.",
+    )
+    parser.add_argument("--version", action="version", version=f"tumorboard {__version__}")
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser
+    )
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"tumorboard.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"tumorboard.cli.{name}":
+                continue  # command group not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        result = handler(args)
+    except TumorboardError as exc:
+        sys.stderr.write(f"tumorboard {args.command}: error: {_one_line(exc)}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("tumorboard: interrupted\n")
+        return 130
+    return int(result or 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def entry() -> NoReturn:  # pragma: no cover - thin wrapper for console scripts
+    """Console-script wrapper that exits with :func:`main`'s status."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
