@@ -180,6 +180,24 @@ class Volume:
         raise GeometryError(f"{what} has {detail} like {reference}")
 
     # ----------------------------------------------------------------- builders
+    def slab(self, start: int, stop: int) -> Volume:
+        """The slices ``start:stop`` along z as a new Volume placed where they were.
+
+        Parameters
+        ----------
+        start, stop : int
+            Slice range, ``0 <= start < stop <= nz``.
+        """
+        nz = self.spatial_shape[0]
+        if not 0 <= start < stop <= nz:
+            raise InputError(f"slice range {start}:{stop} is outside 0:{nz}")
+        origin = self.index_to_lps(np.array([start, 0, 0], dtype=float))
+        return replace(
+            self,
+            array=self.array[..., start:stop, :, :].copy(),
+            origin_mm=(float(origin[0]), float(origin[1]), float(origin[2])),
+        )
+
     def with_array(self, array: NDArray[Any], unit: str | None = None) -> Volume:
         """Return a new Volume on the same grid holding ``array``.
 

@@ -1,0 +1,1 @@
+"""Lesion and whole-body measurements on images (volumes, diameters, histograms)."""

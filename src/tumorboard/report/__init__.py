@@ -1,0 +1,1 @@
+"""Reports, figures and exports (HTML, PDF, JSON, CSV, CDISC SDTM, DICOM SR)."""

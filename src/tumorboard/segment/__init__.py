@@ -1,0 +1,1 @@
+"""Masks: signal thresholds, connected components, exclusion of normal structures."""
