@@ -17,13 +17,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Build the synthetic reference patient (cached), run every pipeline "
         "from its DICOM and write DIR/report.html.",
     )
-    parser.add_argument("--out", type=Path, default=Path("tumorboard-demo"), metavar="DIR",
-                        help="output directory (default: ./tumorboard-demo)")
-    parser.add_argument("--cache", type=Path, metavar="DIR",
-                        help="where the reference patient is cached (default ~/.cache/tumorboard)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("tumorboard-demo"),
+        metavar="DIR",
+        help="output directory (default: ./tumorboard-demo)",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="where the reference patient is cached (default ~/.cache/tumorboard)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached patient")
-    parser.add_argument("--force", action="store_true",
-                        help="replace --out even if it is not a previous demo output")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if it is not a previous demo output",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -36,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
         f"{sum(checks)}/{len(checks)} truth checks passed, {result.seconds:.1f} s)"
     )
     for failure in result.failures:
-        print(f"tumorboard demo: error: section {failure.title} failed: {failure.message}",
-              file=sys.stderr)
+        print(
+            f"tumorboard demo: error: section {failure.title} failed: {failure.message}",
+            file=sys.stderr,
+        )
     for section in result.sections:
         for name, ok in section.checks.items():
             if not ok:

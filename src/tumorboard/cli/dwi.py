@@ -45,32 +45,77 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Assess the diffusion tumour load of one WB-DWI exam.",
     )
     source = assess.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dicom", type=Path, metavar="DIR",
-                        help="folder with the exam's DICOM series (all stations, all b-values)")
-    source.add_argument("--image", action="append", metavar="B=PATH",
-                        help="one NIfTI per b-value, e.g. --image 50=b50.nii.gz (repeat)")
-    assess.add_argument("--exclude", action="append", type=Path, metavar="MASK",
-                        help="label map (NIfTI or DICOM SEG) of normal structures to remove (repeatable)")
-    assess.add_argument("--exclude-labels", metavar="L,...",
-                        help="labels of the exclusion map(s) to remove (default: all non-zero)")
-    assess.add_argument("--threshold", default=str(DEFAULT_THRESHOLD), metavar="T",
-                        help="computed-image threshold: a signal value (default 100) or a "
-                             "multiple of the background noise SD such as '12sd'")
-    assess.add_argument("--computed-b", type=float, default=DEFAULT_COMPUTED_B_S_PER_MM2,
-                        metavar="B", help="b-value of the computed image (default 1000 s/mm^2)")
-    assess.add_argument("--min-b", type=float, default=0.0, metavar="B",
-                        help="leave b-values below B out of the ADC fit (default: use all)")
+    source.add_argument(
+        "--dicom",
+        type=Path,
+        metavar="DIR",
+        help="folder with the exam's DICOM series (all stations, all b-values)",
+    )
+    source.add_argument(
+        "--image",
+        action="append",
+        metavar="B=PATH",
+        help="one NIfTI per b-value, e.g. --image 50=b50.nii.gz (repeat)",
+    )
+    assess.add_argument(
+        "--exclude",
+        action="append",
+        type=Path,
+        metavar="MASK",
+        help="label map (NIfTI or DICOM SEG) of normal structures to remove (repeatable)",
+    )
+    assess.add_argument(
+        "--exclude-labels",
+        metavar="L,...",
+        help="labels of the exclusion map(s) to remove (default: all non-zero)",
+    )
+    assess.add_argument(
+        "--threshold",
+        default=str(DEFAULT_THRESHOLD),
+        metavar="T",
+        help="computed-image threshold: a signal value (default 100) or a "
+        "multiple of the background noise SD such as '12sd'",
+    )
+    assess.add_argument(
+        "--computed-b",
+        type=float,
+        default=DEFAULT_COMPUTED_B_S_PER_MM2,
+        metavar="B",
+        help="b-value of the computed image (default 1000 s/mm^2)",
+    )
+    assess.add_argument(
+        "--min-b",
+        type=float,
+        default=0.0,
+        metavar="B",
+        help="leave b-values below B out of the ADC fit (default: use all)",
+    )
     assess.add_argument("--weighted", action="store_true", help="weighted log-linear ADC fit")
-    assess.add_argument("--adc-window", metavar="MIN,MAX",
-                        help="keep only voxels with MIN <= ADC <= MAX um^2/s")
-    assess.add_argument("--min-volume-ml", type=float, default=DEFAULT_MIN_COMPONENT_ML,
-                        help=f"remove components smaller than this (default {DEFAULT_MIN_COMPONENT_ML} ml)")
-    assess.add_argument("--keep-components", metavar="ID,...",
-                        help="keep only these component ids (from a previous components.csv)")
-    assess.add_argument("--remove-components", metavar="ID,...",
-                        help="remove these component ids (from a previous components.csv)")
-    assess.add_argument("--reference", type=Path, metavar="SUMMARY_JSON",
-                        help="summary.json of the pre-treatment exam: enables response classes")
+    assess.add_argument(
+        "--adc-window", metavar="MIN,MAX", help="keep only voxels with MIN <= ADC <= MAX um^2/s"
+    )
+    assess.add_argument(
+        "--min-volume-ml",
+        type=float,
+        default=DEFAULT_MIN_COMPONENT_ML,
+        help=f"remove components smaller than this (default {DEFAULT_MIN_COMPONENT_ML} ml)",
+    )
+    assess.add_argument(
+        "--keep-components",
+        metavar="ID,...",
+        help="keep only these component ids (from a previous components.csv)",
+    )
+    assess.add_argument(
+        "--remove-components",
+        metavar="ID,...",
+        help="remove these component ids (from a previous components.csv)",
+    )
+    assess.add_argument(
+        "--reference",
+        type=Path,
+        metavar="SUMMARY_JSON",
+        help="summary.json of the pre-treatment exam: enables response classes",
+    )
     add_force_and_out(assess, "output directory")
     assess.set_defaults(handler=run_assess)
     dwi.set_defaults(handler=lambda args: _missing_command(dwi))
@@ -118,7 +163,8 @@ def _segmentation_options(args: argparse.Namespace) -> SegmentationOptions:
             threshold = float(threshold_text)
     except ValueError:
         raise InputError(
-            f"--threshold: expected a number or a noise multiple like '12sd', got {args.threshold!r}"
+            "--threshold: expected a number or a noise multiple like '12sd', "
+            f"got {args.threshold!r}"
         ) from None
     window = parse_float_list(args.adc_window, "--adc-window", 2) if args.adc_window else None
     return SegmentationOptions(

@@ -139,8 +139,7 @@ def fit_adc(
     for b, signal in signals.items():
         if signal.shape != shape:
             raise InputError(
-                f"b{b:g} image has shape {signal.shape}, expected {shape} "
-                f"like b{b_values[0]:g}"
+                f"b{b:g} image has shape {signal.shape}, expected {shape} like b{b_values[0]:g}"
             )
         validate_signal(signal, f"b{b:g} image")
 

@@ -17,6 +17,8 @@ from tumorboard.errors import InputError
 RAYLEIGH_MEDIAN_PER_SIGMA = float(np.sqrt(2.0 * np.log(2.0)))
 #: At least this many background voxels are needed for a noise estimate.
 MIN_BACKGROUND_VOXELS = 500
+#: Tissue must be this many times brighter than air for the split to be trusted.
+MIN_TISSUE_TO_AIR_RATIO = 3.0
 
 
 def otsu_threshold(values: NDArray[np.floating], bins: int = 256) -> float:
@@ -59,7 +61,13 @@ def background_noise_sd(image: NDArray[np.floating], what: str = "image") -> flo
     log_values = np.log(positive.astype(np.float64))
     cut = otsu_threshold(log_values)
     background = positive[log_values < cut]
-    if background.size < MIN_BACKGROUND_VOXELS:
+    tissue = positive[log_values >= cut]
+    separated = (
+        background.size > 0
+        and tissue.size > 0
+        and (np.median(tissue) >= MIN_TISSUE_TO_AIR_RATIO * np.median(background))
+    )
+    if background.size < MIN_BACKGROUND_VOXELS or not separated:
         raise InputError(
             f"{what}: only {background.size} background (air) voxels found, need "
             f">= {MIN_BACKGROUND_VOXELS} to estimate noise; use an absolute --threshold"

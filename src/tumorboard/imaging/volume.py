@@ -210,9 +210,7 @@ class Volume:
                 f"array of shape {array.shape} does not fit a grid of shape {self.spatial_shape}"
             )
         times = self.times_s if array.ndim == 4 else None
-        return replace(
-            self, array=array, unit=self.unit if unit is None else unit, times_s=times
-        )
+        return replace(self, array=array, unit=self.unit if unit is None else unit, times_s=times)
 
 
 def _fmt(values: tuple[float, ...]) -> str:

@@ -36,9 +36,7 @@ def smooth_noise(
     """
     coarse_shape = tuple(max(2, n // coarse_factor + 2) for n in shape)
     coarse = rng.uniform(-1.0, 1.0, size=coarse_shape)
-    axes = [
-        np.linspace(0, coarse_shape[i] - 1.001, shape[i]) for i in range(3)
-    ]
+    axes = [np.linspace(0, coarse_shape[i] - 1.001, shape[i]) for i in range(3)]
     grid = np.ix_(*axes)
     lower = [np.floor(a).astype(int) for a in grid]
     frac = [a - low for a, low in zip(grid, lower, strict=True)]

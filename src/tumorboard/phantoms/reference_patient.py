@@ -24,13 +24,13 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from tumorboard import __version__
-from tumorboard.imaging.diffusion_dicom import diffusion_b_value_elements
 from tumorboard.imaging.dicom_write import write_dicom_series
+from tumorboard.imaging.diffusion_dicom import Vendor, diffusion_b_value_elements
 from tumorboard.imaging.nifti import write_nifti
 from tumorboard.outputs import output_directory
 from tumorboard.phantoms import wbdwi_case
@@ -130,7 +130,7 @@ def station_ranges(total_slices: int) -> list[tuple[int, int]]:
 def write_wbdwi_exam(folder: Path, exam: int) -> dict[str, Any]:
     """Write one WB-DWI exam as multi-station DICOM plus its truth; return its entry."""
     simulated = wbdwi_case.build_exam(exam)
-    vendor = wbdwi_case.EXAM_VENDORS[exam - 1]
+    vendor = cast(Vendor, wbdwi_case.EXAM_VENDORS[exam - 1])
     date = simulated.date.strftime("%Y%m%d")
     study = {
         **_PATIENT,

@@ -136,9 +136,7 @@ def _trunk_semi_axes(d: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArr
 def _body(c: _Coordinates, inset_mm: float = 0.0) -> NDArray[np.bool_]:
     head = _ellipsoid(c, (0, 0, 110), (75 - inset_mm, 95 - inset_mm, 110 - inset_mm))
     a, b = _trunk_semi_axes(c.d)
-    trunk = ((c.x / (a - inset_mm)) ** 2 + ((c.y - 5) / (b - inset_mm)) ** 2 <= 1.0) & (
-        c.d >= 200
-    )
+    trunk = ((c.x / (a - inset_mm)) ** 2 + ((c.y - 5) / (b - inset_mm)) ** 2 <= 1.0) & (c.d >= 200)
     breasts = _ellipsoid(c, (-85, -95, 420), (60 - inset_mm, 42 - inset_mm, 60 - inset_mm))
     breasts |= _ellipsoid(c, (85, -95, 420), (60 - inset_mm, 42 - inset_mm, 60 - inset_mm))
     breasts &= c.y < -40
@@ -166,9 +164,7 @@ def _spine(c: _Coordinates) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArr
     return bone, np.asarray(canal), np.asarray(cord)
 
 
-def _tube(
-    grid: Volume, path_xyd: NDArray[np.float64], radius_mm: float
-) -> NDArray[np.bool_]:
+def _tube(grid: Volume, path_xyd: NDArray[np.float64], radius_mm: float) -> NDArray[np.bool_]:
     """Voxels within ``radius_mm`` of a polyline given as (n, 3) points (x, y, d)."""
     shape = grid.spatial_shape
     seeds = np.zeros(shape, dtype=bool)

@@ -118,38 +118,121 @@ class LesionSpec:
 _BONE = (Tissue.BONE,)
 _SOFT = (Tissue.SOFT_TISSUE, Tissue.FAT)
 LESIONS: tuple[LesionSpec, ...] = (
-    LesionSpec(1, "breast-primary-right", (Tissue.BREAST, Tissue.FAT), (-85, -100, 420),
-               (40, 25, 16, 30, 24, 26), (0, 1.0, 1.0, 0.1, 0.9, 0.8)),
-    LesionSpec(2, "axillary-node-right-1", _SOFT, (-140, 5, 360),
-               (10, 5, 3, 8, 6, 8), (0, 0.9, 0.9, 0, 0.9, 0.8), 0.1),
-    LesionSpec(3, "axillary-node-right-2", _SOFT, (-128, 22, 392),
-               (7, 3, 2, 5, 4, 5), (0, 0.9, 0.9, 0, 0.9, 0.8), 0.1),
-    LesionSpec(4, "t-spine-t7", _BONE, (0, 50, 460),
-               (62, 52, 46, 112, 97, 122), (0, 0.8, 0.7, 0, 0.8, 0.35)),
-    LesionSpec(5, "t-spine-t11", _BONE, (0, 50, 570),
-               (25, 20, 17, 46, 41, 55), (0, 0.8, 0.7, 0, 0.9, 0.8)),
-    LesionSpec(6, "l-spine-l3", _BONE, (0, 40, 745),
-               (70, 58, 50, 130, 118, 150), (0, 0.5, 0.5, 0, 0.0, 0.0), 0.8),
-    LesionSpec(7, "sacrum", _BONE, (0, 72, 885),
-               (40, 33, 28, 75, 70, 92), (0, 0.8, 0.7, 0, 0.9, 0.9), 0.8),
-    LesionSpec(8, "iliac-left", _BONE, (95, 35, 830),
-               (45, 36, 30, 88, 80, 108), (0, 0.8, 0.7, 0, 0.9, 0.9), 0.8),
-    LesionSpec(9, "iliac-right", _BONE, (-95, 35, 835),
-               (30, 24, 20, 60, 56, 74), (0, 0.8, 0.7, 0, 0.0, 0.0)),
-    LesionSpec(10, "femur-right", _BONE, (-90, 0, 915),
-               (20, 15, 11, 42, 38, 50), (0, 0.8, 0.7, 0, 0.9, 0.8)),
-    LesionSpec(11, "sternum", _BONE, (0, -92, 420),
-               (12, 9, 6, 24, 21, 26), (0, 0.8, 0.7, 0, 0.9, 0.8)),
-    LesionSpec(12, "humerus-right", _BONE, (-150, 10, 320),
-               (12, 9, 6, 26, 22, 30), (0, 0.8, 0.7, 0, 0.9, 0.8)),
-    LesionSpec(13, "skull", _BONE, (40, -70, 60),
-               (11, 8, 5, 24, 22, 28), (0, 0.8, 0.7, 0, 0.9, 0.8)),
-    LesionSpec(14, "liver-segment-6", (Tissue.LIVER,), (-100, 20, 630),
-               (0, 0, 0, 0, 0, 14), (0, 0, 0, 0, 0, 0), 0.1),
-    LesionSpec(15, "liver-segment-4", (Tissue.LIVER,), (-25, -20, 600),
-               (0, 0, 0, 0, 0, 7), (0, 0, 0, 0, 0, 0), 0.1),
-    LesionSpec(16, "pancreas-tail", (Tissue.PANCREAS,), (50, 20, 652),
-               (0, 0, 0, 0, 0, 9), (0, 0, 0, 0, 0, 0), 0.1),
+    LesionSpec(
+        1,
+        "breast-primary-right",
+        (Tissue.BREAST, Tissue.FAT),
+        (-85, -100, 420),
+        (40, 25, 16, 30, 24, 26),
+        (0, 1.0, 1.0, 0.1, 0.9, 0.8),
+    ),
+    LesionSpec(
+        2,
+        "axillary-node-right-1",
+        _SOFT,
+        (-140, 5, 360),
+        (10, 5, 3, 8, 6, 8),
+        (0, 0.9, 0.9, 0, 0.9, 0.8),
+        0.1,
+    ),
+    LesionSpec(
+        3,
+        "axillary-node-right-2",
+        _SOFT,
+        (-128, 22, 392),
+        (7, 3, 2, 5, 4, 5),
+        (0, 0.9, 0.9, 0, 0.9, 0.8),
+        0.1,
+    ),
+    LesionSpec(
+        4,
+        "t-spine-t7",
+        _BONE,
+        (0, 50, 460),
+        (62, 52, 46, 112, 97, 122),
+        (0, 0.8, 0.7, 0, 0.8, 0.35),
+    ),
+    LesionSpec(
+        5, "t-spine-t11", _BONE, (0, 50, 570), (25, 20, 17, 46, 41, 55), (0, 0.8, 0.7, 0, 0.9, 0.8)
+    ),
+    LesionSpec(
+        6,
+        "l-spine-l3",
+        _BONE,
+        (0, 40, 745),
+        (70, 58, 50, 130, 118, 150),
+        (0, 0.5, 0.5, 0, 0.0, 0.0),
+        0.8,
+    ),
+    LesionSpec(
+        7, "sacrum", _BONE, (0, 72, 885), (40, 33, 28, 75, 70, 92), (0, 0.8, 0.7, 0, 0.9, 0.9), 0.8
+    ),
+    LesionSpec(
+        8,
+        "iliac-left",
+        _BONE,
+        (95, 35, 830),
+        (45, 36, 30, 88, 80, 108),
+        (0, 0.8, 0.7, 0, 0.9, 0.9),
+        0.8,
+    ),
+    LesionSpec(
+        9,
+        "iliac-right",
+        _BONE,
+        (-95, 35, 835),
+        (30, 24, 20, 60, 56, 74),
+        (0, 0.8, 0.7, 0, 0.0, 0.0),
+    ),
+    LesionSpec(
+        10,
+        "femur-right",
+        _BONE,
+        (-90, 0, 915),
+        (20, 15, 11, 42, 38, 50),
+        (0, 0.8, 0.7, 0, 0.9, 0.8),
+    ),
+    LesionSpec(
+        11, "sternum", _BONE, (0, -92, 420), (12, 9, 6, 24, 21, 26), (0, 0.8, 0.7, 0, 0.9, 0.8)
+    ),
+    LesionSpec(
+        12,
+        "humerus-right",
+        _BONE,
+        (-150, 10, 320),
+        (12, 9, 6, 26, 22, 30),
+        (0, 0.8, 0.7, 0, 0.9, 0.8),
+    ),
+    LesionSpec(
+        13, "skull", _BONE, (40, -70, 60), (11, 8, 5, 24, 22, 28), (0, 0.8, 0.7, 0, 0.9, 0.8)
+    ),
+    LesionSpec(
+        14,
+        "liver-segment-6",
+        (Tissue.LIVER,),
+        (-100, 20, 630),
+        (0, 0, 0, 0, 0, 14),
+        (0, 0, 0, 0, 0, 0),
+        0.1,
+    ),
+    LesionSpec(
+        15,
+        "liver-segment-4",
+        (Tissue.LIVER,),
+        (-25, -20, 600),
+        (0, 0, 0, 0, 0, 7),
+        (0, 0, 0, 0, 0, 0),
+        0.1,
+    ),
+    LesionSpec(
+        16,
+        "pancreas-tail",
+        (Tissue.PANCREAS,),
+        (50, 20, 652),
+        (0, 0, 0, 0, 0, 9),
+        (0, 0, 0, 0, 0, 0),
+        0.1,
+    ),
 )
 
 
@@ -247,7 +330,9 @@ def _uniform_ranks(field: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray((np.argsort(np.argsort(field)) + 0.5) / field.size)
 
 
-def _gamma_quantiles(field: NDArray[np.float64], shape_k: float, mean: float) -> NDArray[np.float64]:
+def _gamma_quantiles(
+    field: NDArray[np.float64], shape_k: float, mean: float
+) -> NDArray[np.float64]:
     """Map a field's ranks onto gamma quantiles (positively skewed, kurtotic ADC)."""
     return np.asarray(stats.gamma.ppf(_uniform_ranks(field), a=shape_k, scale=mean / shape_k))
 

@@ -43,8 +43,9 @@ class DemoResult:
         )
 
 
-def run_demo(out: Path, *, cache_dir: Path | None = None, force: bool = False,
-             rebuild: bool = False) -> DemoResult:
+def run_demo(
+    out: Path, *, cache_dir: Path | None = None, force: bool = False, rebuild: bool = False
+) -> DemoResult:
     """Build (or reuse) the reference patient, run every section, write ``report.html``.
 
     Parameters

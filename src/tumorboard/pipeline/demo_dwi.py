@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,8 +82,12 @@ def run_section(context: DemoContext) -> DemoSection:
         yellow_lower_um2_per_s=assessments[1].statistics.p95,
     )
     checks = _truth_checks(rows)
-    return DemoSection(slug="dwi", title="Whole-body diffusion MRI tumour load",
-                       html=_html(rows, checks), checks=checks)
+    return DemoSection(
+        slug="dwi",
+        title="Whole-body diffusion MRI tumour load",
+        html=_html(rows, checks),
+        checks=checks,
+    )
 
 
 def _class_volumes(assessment: ExamAssessment, reference: ExamAssessment) -> dict[str, float]:

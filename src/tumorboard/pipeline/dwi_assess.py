@@ -27,7 +27,12 @@ from tumorboard.dwi.response_classes import ClassBounds, ResponseClass, classify
 from tumorboard.errors import InputError
 from tumorboard.imaging.nifti import write_nifti
 from tumorboard.imaging.volume import Volume
-from tumorboard.lesions.adc_histogram import AdcHistogram, AdcStatistics, adc_histogram, adc_statistics
+from tumorboard.lesions.adc_histogram import (
+    AdcHistogram,
+    AdcStatistics,
+    adc_histogram,
+    adc_statistics,
+)
 from tumorboard.segment.components import label_components
 from tumorboard.segment.tumour_load import (
     SegmentationOptions,
@@ -180,9 +185,7 @@ def check_b_images(images: Mapping[float, Volume]) -> list[float]:
     b_values = sorted(float(b) for b in images)
     if len(b_values) < 2:
         only = ", ".join(f"b{b:g}" for b in b_values) or "none"
-        raise InputError(
-            f"only one b-value given ({only}); the ADC needs at least two b-values"
-        )
+        raise InputError(f"only one b-value given ({only}); the ADC needs at least two b-values")
     reference = images[b_values[0]]
     for b in b_values[1:]:
         reference.require_same_geometry(images[b], f"b{b:g} image", f"the b{b_values[0]:g} image")
@@ -304,7 +307,9 @@ def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
             "adc_p95_um2_per_s": reference.adc_p95_um2_per_s,
         }
         payload["tdv_change_pct"] = round(
-            _percent_change(assessment.total_diffusion_volume_ml, reference.total_diffusion_volume_ml),
+            _percent_change(
+                assessment.total_diffusion_volume_ml, reference.total_diffusion_volume_ml
+            ),
             3,
         )
         payload["adc_median_change_pct"] = round(
@@ -376,7 +381,8 @@ def write_assessment(
 
         mip_figure(assessment.computed_b, assessment.classes, directory / "mip.png", title=title)
         histogram_figure(
-            {title or "exam": histogram}, directory / "histogram.png",
+            {title or "exam": histogram},
+            directory / "histogram.png",
             yellow_lower_um2_per_s=assessment.class_bounds.yellow_lower_um2_per_s,
         )
     return summary

@@ -62,9 +62,7 @@ def coronal_mip(
     ray_class = None
     if classes is not None:
         cls = classes.array
-        counts = np.stack(
-            [(cls == value).sum(axis=ap_axis) for value in _WORST_FIRST], axis=0
-        )
+        counts = np.stack([(cls == value).sum(axis=ap_axis) for value in _WORST_FIRST], axis=0)
         winner = np.asarray(_WORST_FIRST, dtype=np.uint8)[np.argmax(counts, axis=0)]
         ray_class = np.where(counts.sum(axis=0) > 0, winner, 0).astype(np.uint8)
     # remaining axes in array order; make rows = superior-inferior
@@ -93,8 +91,15 @@ def mip_figure(
     height = 7.0
     width = max(2.5, height * (extent[1] / extent[3]) + 1.0)
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
-    ax.imshow(mip, cmap="gray_r", vmin=0, vmax=window, origin="lower", extent=extent,
-              interpolation="nearest")
+    ax.imshow(
+        mip,
+        cmap="gray_r",
+        vmin=0,
+        vmax=window,
+        origin="lower",
+        extent=extent,
+        interpolation="nearest",
+    )
     if ray_class is not None and ray_class.any():
         overlay = np.zeros((*ray_class.shape, 4))
         for value, colour in CLASS_COLOURS.items():
@@ -102,7 +107,9 @@ def mip_figure(
         ax.imshow(overlay, origin="lower", extent=extent, interpolation="nearest")
         ax.legend(
             handles=[Patch(color=CLASS_COLOURS[v], label=v.name.lower()) for v in CLASS_COLOURS],
-            loc="lower right", fontsize=7, framealpha=0.8,
+            loc="lower right",
+            fontsize=7,
+            framealpha=0.8,
         )
     ax.set_axis_off()
     ax.text(0.01, 0.99, "R", transform=ax.transAxes, va="top", fontsize=9)

@@ -64,7 +64,9 @@ class SegmentationOptions:
                 f"a noise-relative threshold must be a positive multiple, got {self.threshold_sd!r}"
             )
         if self.min_component_ml < 0:
-            raise InputError(f"minimum component volume must be >= 0 ml, got {self.min_component_ml}")
+            raise InputError(
+                f"minimum component volume must be >= 0 ml, got {self.min_component_ml}"
+            )
         low, high = self.adc_min_um2_per_s, self.adc_max_um2_per_s
         if low is not None and high is not None and low >= high:
             raise InputError(f"ADC window must have min < max, got {low:g}..{high:g}")
@@ -154,7 +156,9 @@ def segment_tumour_load(
     if options.adc_max_um2_per_s is not None:
         candidate &= adc_um2_per_s <= options.adc_max_um2_per_s
     if not candidate.any():
-        raise EmptyResultError("empty segmentation: no voxel above threshold is inside the ADC window")
+        raise EmptyResultError(
+            "empty segmentation: no voxel above threshold is inside the ADC window"
+        )
     excluded = 0
     if exclusion is not None:
         removed = candidate & exclusion
