@@ -443,3 +443,94 @@ def test_usage_errors_are_one_line(capsys, tmp_path):
         main(["dwi", "assess", "--out", str(tmp_path / "o")])
     assert info.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_compare_writes_change_table_and_overlay(tmp_path, rng, capsys):
+    for name, adc in (("e1", 700.0), ("e2", 1100.0)):
+        images, _, _ = make_case(rng, tumour_adc=adc)
+        args = []
+        for b, volume in images.items():
+            path = write_nifti(volume, tmp_path / f"{name}_b{b:g}.nii.gz")
+            args += ["--image", f"{b:g}={path}"]
+        assert (
+            run(["dwi", "assess", *args, "--threshold", "250", "--out", tmp_path / name], capsys)[0]
+            == 0
+        )
+    code, out, err = run(
+        [
+            "dwi",
+            "compare",
+            "--exam",
+            f"base={tmp_path / 'e1'}",
+            "--exam",
+            f"follow={tmp_path / 'e2'}",
+            "--out",
+            tmp_path / "cmp",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    lines = (tmp_path / "cmp" / "comparison.csv").read_text().splitlines()
+    assert lines[0].startswith("exam,total_diffusion_volume_ml,tdv_change_vs_first_pct")
+    follow = dict(zip(lines[0].split(","), lines[2].split(","), strict=True))
+    assert float(follow["adc_median_change_vs_first_pct"]) == pytest.approx(100 * 400 / 700, abs=5)
+    assert (tmp_path / "cmp" / "histograms.png").stat().st_size > 1000
+    code, _, err = run(
+        [
+            "dwi",
+            "compare",
+            "--exam",
+            f"a={tmp_path / 'e1'}",
+            "--exam",
+            f"b={tmp_path / 'missing'}",
+            "--out",
+            tmp_path / "cmp2",
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "summary.json not found", tmp_path / "cmp2")
+
+
+def test_dicom_seg_exclusion_removes_the_organ(tmp_path, rng, capsys):
+    from tumorboard.imaging.label_maps import write_dicom_seg
+
+    images, labels, tumour = make_case(rng)
+    files = []
+    for i, (b, volume) in enumerate(images.items(), start=1):
+        files += write_dicom_series(
+            volume,
+            tmp_path / "dicom",
+            modality="MR",
+            series_description=f"DWI b{b:g}",
+            series_number=i,
+            extra=diffusion_b_value_elements(b, "standard"),
+            file_prefix=f"b{b:g}_",
+            study={"study_instance_uid": "1.2.826.0.1.3680043.8.498.2"},
+        )
+    # DICOM SEG numbers segments 1..n: the organ (label 4 of the NIfTI map) is segment 1
+    organ = labels.with_array((labels.array == 4).astype(np.uint8))
+    seg = write_dicom_seg(
+        organ, files[: labels.shape[0]], tmp_path / "organs_seg.dcm", {1: "kidney"}
+    )
+    code, _, err = run(
+        [
+            "dwi",
+            "assess",
+            "--dicom",
+            tmp_path / "dicom",
+            "--exclude",
+            seg,
+            "--exclude-labels",
+            "1",
+            "--min-volume-ml",
+            "0",
+            "--out",
+            tmp_path / "out",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    voxel_ml = np.prod(SPACING) / 1000
+    assert summary["total_diffusion_volume_ml"] == pytest.approx(tumour.sum() * voxel_ml, rel=0.03)
+    assert summary["excluded_voxels"] > 0

@@ -27,6 +27,7 @@ from tumorboard.pipeline.dwi_assess import (
     check_b_images,
     write_assessment,
 )
+from tumorboard.pipeline.dwi_compare import read_assessed_exam, write_comparison
 from tumorboard.segment.tumour_load import (
     DEFAULT_MIN_COMPONENT_ML,
     DEFAULT_THRESHOLD,
@@ -118,6 +119,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_force_and_out(assess, "output directory")
     assess.set_defaults(handler=run_assess)
+    compare = commands.add_parser(
+        "compare",
+        help="compare assessed exams: change table and ADC histogram overlay",
+        description="Compare several 'dwi assess' outputs; the first exam is the baseline.",
+    )
+    compare.add_argument(
+        "--exam",
+        action="append",
+        required=True,
+        metavar="LABEL=DIR",
+        help="an exam label and its 'dwi assess' output directory (repeat, in time order)",
+    )
+    add_force_and_out(compare, "output directory (comparison.csv, histograms.png)")
+    compare.set_defaults(handler=run_compare)
     dwi.set_defaults(handler=lambda args: _missing_command(dwi))
 
 
@@ -149,6 +164,25 @@ def run_assess(args: argparse.Namespace) -> int:
     print(
         f"total diffusion volume {summary['total_diffusion_volume_ml']:.1f} ml, "
         f"median ADC {summary['adc_um2_per_s']['median']:.0f} um2/s -> {args.out}"
+    )
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Run ``dwi compare`` from parsed arguments."""
+    check_output_path(args.out, args.force)
+    exams = []
+    for item in args.exam:
+        label, sep, directory = item.partition("=")
+        if not sep or not label or not directory:
+            raise InputError(f"--exam {item!r}: expected LABEL=DIR, e.g. --exam 2025-01=exam1")
+        exams.append(read_assessed_exam(label, Path(directory)))
+    with output_directory(args.out, args.force) as staging:
+        rows = write_comparison(exams, staging)
+    last = rows[-1]
+    print(
+        f"{len(rows)} exams; last vs first: volume {last['tdv_change_vs_first_pct']:+.1f} %, "
+        f"median ADC {last['adc_median_change_vs_first_pct']:+.1f} % -> {args.out}"
     )
     return 0
 
@@ -225,7 +259,9 @@ def _read_exclusion(
         selected = _parse_ids(args.exclude_labels, "--exclude-labels")
     label_maps = []
     for path in args.exclude:
-        labels = read_label_map(path, reference=grid, what=f"exclusion mask {path}")
+        labels = read_label_map(
+            path, reference=grid, what=f"exclusion mask {path}", reference_name=reference_name
+        )
         grid.require_same_geometry(labels, f"exclusion mask {path}", reference_name)
         label_maps.append(np.asarray(labels.array))
     return exclusion_from_labels(label_maps, selected)
