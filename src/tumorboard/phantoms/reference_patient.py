@@ -32,12 +32,13 @@ from tumorboard import __version__
 from tumorboard.imaging.dicom_write import write_dicom_series
 from tumorboard.imaging.diffusion_dicom import Vendor, diffusion_b_value_elements
 from tumorboard.imaging.nifti import write_nifti
+from tumorboard.imaging.volume import Volume
 from tumorboard.outputs import output_directory
 from tumorboard.phantoms import wbdwi_case
 from tumorboard.phantoms.torso import reference_anatomy
 
 #: Bump when the phantom's content changes, so caches are rebuilt.
-PHANTOM_VERSION = "1"
+PHANTOM_VERSION = "2"
 STATIONS = 4
 STATION_SLICES = 44
 STATION_OVERLAP_SLICES = 4
@@ -144,6 +145,7 @@ def write_wbdwi_exam(folder: Path, exam: int) -> dict[str, Any]:
     }
     dicom_dir = folder / "dicom"
     grid = simulated.images[wbdwi_case.B_VALUES_S_PER_MM2[0]]
+    _write_localiser(grid, dicom_dir / "localiser", study, exam)
     for station, (start, stop) in enumerate(station_ranges(grid.spatial_shape[0]), start=1):
         for b_index, b_value in enumerate(wbdwi_case.B_VALUES_S_PER_MM2, start=1):
             image = simulated.images[b_value]
@@ -155,17 +157,106 @@ def write_wbdwi_exam(folder: Path, exam: int) -> dict[str, Any]:
                 series_description=f"WB-DWI station {station} b{b_value:g}",
                 series_number=10 * station + b_index,
                 study=study,
-                extra=diffusion_b_value_elements(b_value, vendor),
+                extra=[
+                    *_dicom_elements(_acquisition(vendor, b_value)),
+                    *diffusion_b_value_elements(b_value, vendor),
+                ],
                 file_prefix=f"b{b_value:g}_",
                 seed=f"tumorboard-reference-wbdwi-{exam}",
                 slice_thickness_mm=grid.spacing_mm[0],
             )
+        if vendor == "siemens":
+            _write_scanner_adc(
+                simulated, start, stop, dicom_dir / f"station{station}", study, station, exam
+            )
     truth_dir = folder / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     write_nifti(simulated.lesion_labels, truth_dir / "lesion_labels.nii.gz", dtype=np.uint8)
+    write_nifti(
+        simulated.adc_truth_um2_per_s, truth_dir / "adc_truth_um2_per_s.nii.gz", dtype=np.float32
+    )
     truth = wbdwi_case.exam_truth(exam)
     _write_json(truth_dir / "truth.json", truth)
     return {"exam": exam, "date": truth["date"], "line": truth["line"], "path": f"wbdwi/exam{exam}"}
+
+
+def _acquisition(vendor: str, b_value: float) -> dict[str, Any]:
+    """Typical 1.5 T STIR-EPI whole-body DWI acquisition attributes."""
+    attributes: dict[str, Any] = {
+        "ScanningSequence": ["EP", "IR"],
+        "SequenceVariant": ["SK", "SP"],
+        "MRAcquisitionType": "2D",
+        "RepetitionTime": 6500.0,
+        "EchoTime": 69.0,
+        "InversionTime": 180.0,
+        "NumberOfAverages": 4.0,
+        "MagneticFieldStrength": 1.5,
+        "ImagingFrequency": 63.68,
+        "EchoTrainLength": 64,
+        "PercentPhaseFieldOfView": 66.67,
+        "ProtocolName": "WB-DWI STIR b50-600-900",
+        "PatientPosition": "HFS",
+        "BodyPartExamined": "WHOLEBODY",
+    }
+    if vendor in ("siemens", "standard"):
+        attributes["ImageType"] = ["DERIVED", "PRIMARY", "DIFFUSION", "TRACEW"]
+        attributes["SequenceName"] = f"*ep_b{b_value:g}t"
+    return attributes
+
+
+def _dicom_elements(attributes: dict[str, Any]) -> list[Any]:
+    from pydicom.dataset import Dataset
+
+    dataset = Dataset()
+    for keyword, value in attributes.items():
+        setattr(dataset, keyword, value)
+    return list(dataset)
+
+
+def _write_localiser(grid: Volume, folder: Path, study: dict[str, Any], exam: int) -> None:
+    """A one-slice coronal localiser (no b-value: the reader must skip it)."""
+    middle_row = grid.spatial_shape[1] // 2
+    coronal = grid.array[:, middle_row, :][None, ::-1, :].astype(np.float32)
+    top = grid.index_to_lps(np.array([grid.spatial_shape[0] - 1, middle_row, 0]))
+    localiser = Volume(
+        array=coronal,
+        spacing_mm=(grid.spacing_mm[1], grid.spacing_mm[0], grid.spacing_mm[2]),
+        origin_mm=(float(top[0]), float(top[1]), float(top[2])),
+        direction=np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
+    )
+    write_dicom_series(
+        localiser,
+        folder,
+        modality="MR",
+        series_description="localiser coronal",
+        series_number=1,
+        study=study,
+        seed=f"tumorboard-reference-localiser-{exam}",
+    )
+
+
+def _write_scanner_adc(
+    simulated: wbdwi_case.WbdwiExam,
+    start: int,
+    stop: int,
+    folder: Path,
+    study: dict[str, Any],
+    station: int,
+    exam: int,
+) -> None:
+    """The scanner's own ADC map of a station (derived: the reader must skip it)."""
+    adc = simulated.adc_truth_um2_per_s.slab(start, stop)
+    write_dicom_series(
+        adc,
+        folder,
+        modality="MR",
+        series_description=f"WB-DWI station {station} ADC",
+        series_number=10 * station + 9,
+        study=study,
+        file_prefix="adc_",
+        extra=_dicom_elements({"ImageType": ["DERIVED", "PRIMARY", "DIFFUSION", "ADC"]}),
+        seed=f"tumorboard-reference-wbdwi-adc-{exam}",
+    )
 
 
 def _write_json(path: Path, payload: Any) -> None:
