@@ -42,8 +42,15 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the full ``tumorboard`` parser with every available command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the ``tumorboard`` parser.
+
+    Parameters
+    ----------
+    only : str, optional
+        Import and register just this command's module (fast start-up: each
+        command group imports its own science); ``None`` registers all of them.
+    """
     parser = OneLineArgumentParser(
         prog="tumorboard",
         description="Quantitative imaging for tumour-board response assessment.",
@@ -52,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser
     )
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         try:
             module = importlib.import_module(f"tumorboard.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -65,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMAND_MODULES else None)
+    args = parser.parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
