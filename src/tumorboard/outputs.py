@@ -77,10 +77,20 @@ def output_file(path: str | os.PathLike[str], force: bool = False) -> Iterator[P
     except BaseException:
         staging.unlink(missing_ok=True)
         raise
-    os.replace(staging, final)
+    _replace(staging, final)
+
+
+def _default_mode(directory: bool) -> int:
+    """Permissions a new file or directory would get under the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
 
 
 def _replace(staging: Path, final: Path) -> None:
+    # mkdtemp/mkstemp create private (0700/0600) entries; give the result the
+    # permissions any other new output would have.
+    os.chmod(staging, _default_mode(staging.is_dir()))
     if not final.exists():
         os.replace(staging, final)
         return

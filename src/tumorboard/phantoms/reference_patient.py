@@ -38,7 +38,7 @@ from tumorboard.phantoms import wbdwi_case
 from tumorboard.phantoms.torso import reference_anatomy
 
 #: Bump when the phantom's content changes, so caches are rebuilt.
-PHANTOM_VERSION = "2"
+PHANTOM_VERSION = "3"
 STATIONS = 4
 STATION_SLICES = 44
 STATION_OVERLAP_SLICES = 4
@@ -61,7 +61,10 @@ _PATIENT = {
 
 #: Optional builders of other modalities: (module, function) called as
 #: ``function(root: Path) -> None`` after the WB-DWI exams are written.
-EXTRA_BUILDERS: tuple[tuple[str, str], ...] = ()
+EXTRA_BUILDERS: tuple[tuple[str, str], ...] = (
+    ("tumorboard.phantoms.pet_case", "write_into_reference_patient"),
+    ("tumorboard.phantoms.pituitary_case", "write_into_reference_patient"),
+)
 
 
 def default_cache_dir() -> Path:
