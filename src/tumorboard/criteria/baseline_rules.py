@@ -1,0 +1,185 @@
+"""Structural rules a patient's series must meet before any criteria is applied.
+
+RECIST 1.1 (Eisenhauer et al., Eur J Cancer 2009) fixes the target lesions at
+baseline: at most five, at most two per organ, each measurable -- a non-nodal
+lesion with a longest diameter of at least 10 mm (twice the slice thickness
+when slices are thicker than 5 mm), a node with a short axis of at least
+15 mm. Breaking these is an input error, named by row and rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from tumorboard.errors import InputError
+
+if TYPE_CHECKING:
+    from tumorboard.criteria.records import LesionMeasurement, PatientSeries, Timepoint
+
+MAX_TARGETS = 5
+MAX_TARGETS_PER_ORGAN = 2
+MIN_MEASURABLE_MM = Decimal(10)
+MIN_MEASURABLE_NODE_SHORT_AXIS_MM = Decimal(15)
+NORMAL_NODE_SHORT_AXIS_MM = Decimal(10)
+THICK_SLICE_MM = Decimal(5)
+
+
+def measurability_limit_mm(measurement: LesionMeasurement) -> Decimal:
+    """Smallest measurable longest diameter for a non-nodal lesion (RECIST 1.1)."""
+    thickness = measurement.slice_thickness_mm
+    if thickness is not None and thickness > THICK_SLICE_MM:
+        return max(MIN_MEASURABLE_MM, 2 * thickness)
+    return MIN_MEASURABLE_MM
+
+
+def is_measurable(measurement: LesionMeasurement) -> bool:
+    """Whether a lesion reading is measurable under RECIST 1.1."""
+    if measurement.is_node:
+        axis = measurement.short_axis_mm
+        return axis is not None and axis >= MIN_MEASURABLE_NODE_SHORT_AXIS_MM
+    diameter = measurement.longest_diameter_mm
+    return diameter is not None and diameter >= measurability_limit_mm(measurement)
+
+
+def _row(measurement: LesionMeasurement) -> str:
+    return "" if measurement.row is None else f"row {measurement.row}: "
+
+
+def _first_row(timepoint: Timepoint) -> str:
+    rows = [m.row for m in timepoint.measurements if m.row is not None]
+    if timepoint.liver_reference is not None and timepoint.liver_reference.row is not None:
+        rows.append(timepoint.liver_reference.row)
+    return f"row {min(rows)}: " if rows else ""
+
+
+def check_series(series: PatientSeries) -> None:
+    """Raise :class:`InputError` unless ``series`` meets the structural rules.
+
+    Rules: a baseline with at least one target or non-target lesion; unique
+    timepoint labels; strictly increasing dates; at most 5 targets and 2 per
+    organ, all measurable and present at baseline; no new lesions at
+    baseline; nodes with a short axis and other targets with a longest
+    diameter whenever they are present; follow-up target and non-target rows
+    only for baseline lesions (or fragments of them); a lesion keeps its role.
+    """
+    from tumorboard.criteria.records import LesionRole, LesionStatus
+
+    if not series.timepoints:
+        raise InputError("no baseline: the patient has no timepoints")
+    baseline = series.timepoints[0]
+    baseline_lesions = [
+        m for m in baseline.measurements if m.role is not LesionRole.NEW
+    ]
+    for measurement in baseline.measurements:
+        if measurement.role is LesionRole.NEW:
+            raise InputError(
+                f"{_row(measurement)}rule 'no new lesions at baseline': lesion "
+                f"{measurement.lesion_id!r} has role new at the first timepoint "
+                f"{baseline.label!r}"
+            )
+    if not baseline_lesions:
+        raise InputError(
+            f"{_first_row(baseline)}no baseline: the first timepoint {baseline.label!r} "
+            "has no target or non-target lesion"
+        )
+    if series.pre_baseline is not None and series.pre_baseline.date >= baseline.date:
+        raise InputError(
+            f"{_first_row(series.pre_baseline)}dates out of order: the pre-baseline scan "
+            "is not before the baseline"
+        )
+    labels: set[str] = set()
+    previous: Timepoint | None = None
+    for timepoint in series.timepoints:
+        if timepoint.label in labels:
+            raise InputError(
+                f"{_first_row(timepoint)}timepoint label {timepoint.label!r} is used twice"
+            )
+        labels.add(timepoint.label)
+        if previous is not None and timepoint.date <= previous.date:
+            raise InputError(
+                f"{_first_row(timepoint)}dates out of order: timepoint {timepoint.label!r} is "
+                f"not after the preceding timepoint {previous.label!r}"
+            )
+        previous = timepoint
+
+    targets = [m for m in baseline_lesions if m.role is LesionRole.TARGET]
+    if len(targets) > MAX_TARGETS:
+        raise InputError(
+            f"{_row(targets[MAX_TARGETS])}rule 'at most {MAX_TARGETS} target lesions': "
+            f"{len(targets)} targets at baseline"
+        )
+    per_organ: Counter[str] = Counter()
+    for target in targets:
+        per_organ[target.organ.strip().lower()] += 1
+        if per_organ[target.organ.strip().lower()] > MAX_TARGETS_PER_ORGAN:
+            raise InputError(
+                f"{_row(target)}rule 'at most {MAX_TARGETS_PER_ORGAN} target lesions per "
+                f"organ': a third target in organ {target.organ!r}"
+            )
+        if target.status is not LesionStatus.PRESENT:
+            raise InputError(
+                f"{_row(target)}rule 'baseline targets are present and measured': status "
+                f"{target.status.value!r}"
+            )
+        if not is_measurable(target):
+            if target.is_node:
+                raise InputError(
+                    f"{_row(target)}rule 'target nodes need a short axis >= "
+                    f"{MIN_MEASURABLE_NODE_SHORT_AXIS_MM} mm': got "
+                    f"{target.short_axis_mm if target.short_axis_mm is not None else 'none'}"
+                )
+            received = target.longest_diameter_mm
+            raise InputError(
+                f"{_row(target)}rule 'target lesions need a longest diameter >= "
+                f"{measurability_limit_mm(target)} mm': got "
+                f"{received if received is not None else 'none'}"
+            )
+
+    roles = {m.lesion_id: m.role for m in baseline_lesions}
+    for index, timepoint in enumerate(series.timepoints):
+        for measurement in timepoint.measurements:
+            _check_sizes_present(measurement)
+            if index == 0:
+                continue
+            role = roles.get(measurement.lesion_id)
+            if measurement.role is LesionRole.NEW:
+                if role is not None and role is not LesionRole.NEW:
+                    raise InputError(
+                        f"{_row(measurement)}lesion {measurement.lesion_id!r} changes role from "
+                        f"{role.value} to new"
+                    )
+                roles[measurement.lesion_id] = LesionRole.NEW
+                continue
+            if role is None:
+                parent = measurement.part_of
+                if parent is not None and roles.get(parent) is measurement.role:
+                    continue
+                raise InputError(
+                    f"{_row(measurement)}{measurement.role.value} lesion "
+                    f"{measurement.lesion_id!r} at {timepoint.label!r} is not at baseline "
+                    "(lesions appearing later have role new)"
+                )
+            if role is not measurement.role:
+                raise InputError(
+                    f"{_row(measurement)}lesion {measurement.lesion_id!r} changes role from "
+                    f"{role.value} to {measurement.role.value}"
+                )
+
+
+def _check_sizes_present(measurement: LesionMeasurement) -> None:
+    from tumorboard.criteria.records import LesionRole, LesionStatus
+
+    if measurement.role is not LesionRole.TARGET or measurement.status is not LesionStatus.PRESENT:
+        return
+    if measurement.is_node and measurement.short_axis_mm is None:
+        raise InputError(
+            f"{_row(measurement)}rule 'nodes are measured by their short axis': target node "
+            f"{measurement.lesion_id!r} has no short_axis_mm"
+        )
+    if not measurement.is_node and measurement.longest_diameter_mm is None:
+        raise InputError(
+            f"{_row(measurement)}rule 'present target lesions have a size': target "
+            f"{measurement.lesion_id!r} has no longest_diameter_mm"
+        )
