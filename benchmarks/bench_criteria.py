@@ -57,8 +57,12 @@ def synthetic_cohort(
                 d = Decimal(f"{max(sizes[k] * factor[k], 0.0):.1f}")
                 rows.append(
                     LesionMeasurement(
-                        lesion_id=f"T{k}", organ=_ORGANS[k], role=LesionRole.TARGET,
-                        is_node=node, status=LesionStatus.PRESENT, modality="ct",
+                        lesion_id=f"T{k}",
+                        organ=_ORGANS[k],
+                        role=LesionRole.TARGET,
+                        is_node=node,
+                        status=LesionStatus.PRESENT,
+                        modality="ct",
                         longest_diameter_mm=d + 5 if node else d,
                         short_axis_mm=max(d, Decimal(16)) if (node and t == 0) else d,
                         mean_hu=Decimal(f"{80 - 5 * t + rng.normal(0, 3):.1f}"),
@@ -71,28 +75,45 @@ def synthetic_cohort(
             for k in range(4):
                 rows.append(
                     LesionMeasurement(
-                        lesion_id=f"N{k}", organ="bone", role=LesionRole.NON_TARGET,
-                        is_node=False, status=LesionStatus.PRESENT, modality="ct",
+                        lesion_id=f"N{k}",
+                        organ="bone",
+                        role=LesionRole.NON_TARGET,
+                        is_node=False,
+                        status=LesionStatus.PRESENT,
+                        modality="ct",
                     )
                 )
             if t >= new_at:
                 rows.append(
                     LesionMeasurement(
-                        lesion_id="X1", organ="liver", role=LesionRole.NEW, is_node=False,
-                        status=LesionStatus.PRESENT, modality="ct",
-                        longest_diameter_mm=Decimal(12), sul_peak=Decimal(5),
+                        lesion_id="X1",
+                        organ="liver",
+                        role=LesionRole.NEW,
+                        is_node=False,
+                        status=LesionStatus.PRESENT,
+                        modality="ct",
+                        longest_diameter_mm=Decimal(12),
+                        sul_peak=Decimal(5),
                     )
                 )
             rows.append(
                 LesionMeasurement(
-                    lesion_id=LIVER_REFERENCE_ID, organ="liver", role=LesionRole.NON_TARGET,
-                    is_node=False, status=LesionStatus.PRESENT, modality="ct",
-                    sul_peak=Decimal("2.0"), sul_sd=Decimal("0.2"),
+                    lesion_id=LIVER_REFERENCE_ID,
+                    organ="liver",
+                    role=LesionRole.NON_TARGET,
+                    is_node=False,
+                    status=LesionStatus.PRESENT,
+                    modality="ct",
+                    sul_peak=Decimal("2.0"),
+                    sul_sd=Decimal("0.2"),
                 )
             )
             timepoints.append(
-                Timepoint(label=f"tp{t}", date=base_date + dt.timedelta(days=56 * t),
-                          measurements=tuple(rows))
+                Timepoint(
+                    label=f"tp{t}",
+                    date=base_date + dt.timedelta(days=56 * t),
+                    measurements=tuple(rows),
+                )
             )
         cohort.append(PatientSeries(patient_id=f"P{p:05d}", timepoints=tuple(timepoints)))
     return cohort
@@ -137,8 +158,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--timepoints", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2,
-                        help="also time this many spawned worker processes (0: skip)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also time this many spawned worker processes (0: skip)",
+    )
     parser.add_argument("--peer-patients", type=int, default=10_000)
     args = parser.parse_args()
 
@@ -147,23 +172,29 @@ def main() -> None:
     cohort = synthetic_cohort(args.patients, args.timepoints, rng)
     build_s = time.perf_counter() - start
     rows = sum(len(tp.measurements) for s in cohort for tp in s.timepoints)
-    print(f"cohort: {args.patients} patients x {args.timepoints} timepoints, "
-          f"{rows} lesion rows (built in {build_s:.1f} s)")
+    print(
+        f"cohort: {args.patients} patients x {args.timepoints} timepoints, "
+        f"{rows} lesion rows (built in {build_s:.1f} s)"
+    )
 
     start = time.perf_counter()
     results = assess_cohort(cohort, ALL_CRITERIA, workers=1)
     ours_s = time.perf_counter() - start
     assessments = sum(len(a.timepoints) for r in results for a in r)
-    print(f"tumorboard, 5 criteria, 1 process: {ours_s:.2f} s "
-          f"({assessments} timepoint assessments; target <= 10 s on 2 cores)")
+    print(
+        f"tumorboard, 5 criteria, 1 process: {ours_s:.2f} s "
+        f"({assessments} timepoint assessments; target <= 10 s on 2 cores)"
+    )
     if args.workers > 1:
         start = time.perf_counter()
         parallel = assess_cohort(cohort, ALL_CRITERIA, workers=args.workers)
         parallel_s = time.perf_counter() - start
         same = parallel == results
         del parallel
-        print(f"tumorboard, 5 criteria, {args.workers} spawned workers: {parallel_s:.2f} s "
-              f"(identical results: {same})")
+        print(
+            f"tumorboard, 5 criteria, {args.workers} spawned workers: {parallel_s:.2f} s "
+            f"(identical results: {same})"
+        )
 
     start = time.perf_counter()
     recist_only = assess_cohort(cohort[: args.peer_patients], ["recist1.1"], workers=1)
@@ -175,27 +206,38 @@ def main() -> None:
     peer = run_pyrecist(table)
     peer_s = time.perf_counter() - start
     print(f"pyrecist target-only RECIST, {len(peer_cohort)} patients, 1 process: {peer_s:.2f} s")
-    print(f"tumorboard RECIST 1.1 only, same {len(peer_cohort)} patients, 1 process: "
-          f"{ours_recist_s:.2f} s")
+    print(
+        f"tumorboard RECIST 1.1 only, same {len(peer_cohort)} patients, 1 process: "
+        f"{ours_recist_s:.2f} s"
+    )
     print(f"ratio pyrecist / tumorboard (RECIST only, 1 process): {peer_s / ours_recist_s:.1f}x")
     per_patient_peer = peer_s / len(peer_cohort)
     per_patient_ours = ours_s / len(cohort)
-    print(f"ratio per patient, pyrecist (target RECIST, 1 process) / tumorboard "
-          f"(all 5 criteria, 1 process): {per_patient_peer / per_patient_ours:.1f}x")
+    print(
+        f"ratio per patient, pyrecist (target RECIST, 1 process) / tumorboard "
+        f"(all 5 criteria, 1 process): {per_patient_peer / per_patient_ours:.1f}x"
+    )
     if len(peer_cohort) < len(cohort):
-        print(f"pyrecist extrapolated to {len(cohort)} patients: "
-              f"{per_patient_peer * len(cohort):.1f} s")
+        print(
+            f"pyrecist extrapolated to {len(cohort)} patients: "
+            f"{per_patient_peer * len(cohort):.1f} s"
+        )
     # agreement on the target response where both give one
     ours_changes = {
         (a.patient_id, t.date.strftime("%Y%m%d")): (
-            t.change_from_nadir_pct if t.target_response is not None
-            and t.target_response.value == "PD" else t.change_from_baseline_pct
+            t.change_from_nadir_pct
+            if t.target_response is not None and t.target_response.value == "PD"
+            else t.change_from_baseline_pct
         )
-        for r in recist_only for a in r for t in a.timepoints[1:]
+        for r in recist_only
+        for a in r
+        for t in a.timepoints[1:]
     }
     ours_codes = {
         (a.patient_id, t.date.strftime("%Y%m%d")): t.target_response.value
-        for r in recist_only for a in r for t in a.timepoints[1:]
+        for r in recist_only
+        for a in r
+        for t in a.timepoints[1:]
         if t.target_response is not None
     }
     agree = total = 0
@@ -210,10 +252,12 @@ def main() -> None:
             agree += ours_codes[key] == code
             if ours_codes[key] != code and key in ours_changes:
                 exact_thresholds += ours_changes[key] in (Decimal(20), Decimal(-30))
-    print(f"target-response agreement with pyrecist: {agree}/{total} timepoints "
-          "(pyrecist reports nothing after its first PD; those are not compared); "
-          f"{exact_thresholds} of the {total - agree} differences sit exactly on +20 % or "
-          "-30 %, which pyrecist's float sums miss")
+    print(
+        f"target-response agreement with pyrecist: {agree}/{total} timepoints "
+        "(pyrecist reports nothing after its first PD; those are not compared); "
+        f"{exact_thresholds} of the {total - agree} differences sit exactly on +20 % or "
+        "-30 %, which pyrecist's float sums miss"
+    )
 
 
 if __name__ == "__main__":

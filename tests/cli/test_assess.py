@@ -10,14 +10,46 @@ from tumorboard.cli.main import main
 from tumorboard.phantoms import reference_measurements as reference
 
 CONTRACT_COLUMNS = (
-    "patient_id", "timepoint", "criteria", "target_sum_mm", "change_from_baseline_pct",
-    "change_from_nadir_pct", "target_response", "non_target_response", "new_lesions",
-    "overall_response", "response_vs_baseline", "response_vs_nadir",
+    "patient_id",
+    "timepoint",
+    "criteria",
+    "target_sum_mm",
+    "change_from_baseline_pct",
+    "change_from_nadir_pct",
+    "target_response",
+    "non_target_response",
+    "new_lesions",
+    "overall_response",
+    "response_vs_baseline",
+    "response_vs_nadir",
 )
-CODES = {"CR", "PR", "SD", "PD", "NE", "NON-CR/NON-PD", "iCR", "iPR", "iSD", "iUPD", "iCPD",
-         "CMR", "PMR", "SMD", "PMD", ""}
-OUTPUTS = ("response.csv", "crf.html", "crf.pdf", "crf.json", "sdtm/tu.csv", "sdtm/tr.csv",
-           "sdtm/rs.csv")
+CODES = {
+    "CR",
+    "PR",
+    "SD",
+    "PD",
+    "NE",
+    "NON-CR/NON-PD",
+    "iCR",
+    "iPR",
+    "iSD",
+    "iUPD",
+    "iCPD",
+    "CMR",
+    "PMR",
+    "SMD",
+    "PMD",
+    "",
+}
+OUTPUTS = (
+    "response.csv",
+    "crf.html",
+    "crf.pdf",
+    "crf.json",
+    "sdtm/tu.csv",
+    "sdtm/tr.csv",
+    "sdtm/rs.csv",
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +62,37 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def assessed(table: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     patient = table.parent / "patient.json"
-    patient.write_text(json.dumps({"drug_class": "targeted", "drug": "everolimus",
-                                   "previous_treatments": ["surgery"],
-                                   "prolactinoma": {"prolactin_ug_per_l": 80,
-                                                    "upper_limit_normal_ug_per_l": 25,
-                                                    "baseline_size_ml": 2.0,
-                                                    "current_size_ml": 0.8}}))
+    patient.write_text(
+        json.dumps(
+            {
+                "drug_class": "targeted",
+                "drug": "everolimus",
+                "previous_treatments": ["surgery"],
+                "prolactinoma": {
+                    "prolactin_ug_per_l": 80,
+                    "upper_limit_normal_ug_per_l": 25,
+                    "baseline_size_ml": 2.0,
+                    "current_size_ml": 0.8,
+                },
+            }
+        )
+    )
     out = tmp_path_factory.mktemp("assess_out") / "result"
-    assert main(["assess", str(table), "--criteria", "recist1.1,irecist,choi,mrecist,percist",
-                 "--patient", str(patient), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "assess",
+                str(table),
+                "--criteria",
+                "recist1.1,irecist,choi,mrecist,percist",
+                "--patient",
+                str(patient),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -53,12 +107,22 @@ def test_contract_outputs(assessed: Path) -> None:
     assert (assessed / "crf.pdf").read_bytes()[:5] == b"%PDF-"
     response = rows(assessed / "response.csv")
     assert set(CONTRACT_COLUMNS) <= set(response[0])
-    assert {r["criteria"] for r in response} == {"recist1.1", "irecist", "choi", "mrecist",
-                                                 "percist"}
+    assert {r["criteria"] for r in response} == {
+        "recist1.1",
+        "irecist",
+        "choi",
+        "mrecist",
+        "percist",
+    }
     assert len(response) == 5 * 5  # criteria x timepoints (pre-baseline excluded)
     for row in response:
-        for column in ("target_response", "non_target_response", "overall_response",
-                       "response_vs_baseline", "response_vs_nadir"):
+        for column in (
+            "target_response",
+            "non_target_response",
+            "overall_response",
+            "response_vs_baseline",
+            "response_vs_nadir",
+        ):
             assert row[column] in CODES
     week36 = {r["criteria"]: r for r in response if r["timepoint"] == "week-36"}
     assert week36["recist1.1"]["overall_response"] == "PD"
@@ -77,8 +141,11 @@ def test_default_criteria_follow_the_drug(table: Path, tmp_path: Path) -> None:
     patient.write_text(json.dumps({"drug_class": "immunotherapy"}))
     out = tmp_path / "out"
     assert main(["assess", str(table), "--patient", str(patient), "--out", str(out)]) == 0
-    assert {r["criteria"] for r in rows(out / "response.csv")} == {"recist1.1", "irecist",
-                                                                   "percist"}
+    assert {r["criteria"] for r in rows(out / "response.csv")} == {
+        "recist1.1",
+        "irecist",
+        "percist",
+    }
 
 
 def test_default_is_all_five_with_ne_where_data_are_missing(tmp_path: Path) -> None:
@@ -101,8 +168,22 @@ def test_default_is_all_five_with_ne_where_data_are_missing(tmp_path: Path) -> N
 
 def test_deidentify_leaks_nothing(table: Path, tmp_path: Path) -> None:
     out = tmp_path / "deid"
-    assert main(["assess", str(table), "--criteria", "recist1.1", "--deidentify", "--salt", "k",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "assess",
+                str(table),
+                "--criteria",
+                "recist1.1",
+                "--deidentify",
+                "--salt",
+                "k",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     for name in OUTPUTS:
         if name.endswith(".pdf"):
             continue
@@ -112,16 +193,18 @@ def test_deidentify_leaks_nothing(table: Path, tmp_path: Path) -> None:
             assert date not in text, name
 
 
-def test_existing_output_needs_force(table: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_existing_output_needs_force(
+    table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("keep")
     assert main(["assess", str(table), "--criteria", "recist1.1", "--out", str(out)]) == 1
     assert "--force" in capsys.readouterr().err
     assert (out / "keep.txt").exists()
-    assert main(["assess", str(table), "--criteria", "recist1.1", "--out", str(out),
-                 "--force"]) == 0
+    assert (
+        main(["assess", str(table), "--criteria", "recist1.1", "--out", str(out), "--force"]) == 0
+    )
     assert not (out / "keep.txt").exists() and (out / "response.csv").exists()
 
 
@@ -132,25 +215,55 @@ BASE = "TB-REF-0001,baseline,2024-01-08,ct"
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        ([f"{BASE},L1,liver,target,false,40,,,,,present,", f"{BASE},L1,liver,target,false,40,,,,"
-          ",present,"], "row 3: duplicate lesion id 'L1'"),
-        ([f"{BASE},L{k},liver{k % 2},target,false,40,,,,,present," for k in range(6)],
-         "rule 'at most 5 target lesions'"),
-        ([f"{BASE},L{k},liver,target,false,40,,,,,present," for k in range(3)],
-         "row 4: rule 'at most 2 target lesions per organ'"),
+        (
+            [
+                f"{BASE},L1,liver,target,false,40,,,,,present,",
+                f"{BASE},L1,liver,target,false,40,,,,,present,",
+            ],
+            "row 3: duplicate lesion id 'L1'",
+        ),
+        (
+            [f"{BASE},L{k},liver{k % 2},target,false,40,,,,,present," for k in range(6)],
+            "rule 'at most 5 target lesions'",
+        ),
+        (
+            [f"{BASE},L{k},liver,target,false,40,,,,,present," for k in range(3)],
+            "row 4: rule 'at most 2 target lesions per organ'",
+        ),
         ([f"{BASE},X1,liver,new,false,40,,,,,present,"], "no new lesions at baseline"),
-        ([f"{BASE},L1,liver,target,false,40,,,,,present,",
-          "TB-REF-0001,week-8,2023-01-01,ct,L1,liver,target,false,40,,,,,present,"],
-         "row 3: dates out of order"),
+        (
+            [
+                f"{BASE},L1,liver,target,false,40,,,,,present,",
+                "TB-REF-0001,week-8,2023-01-01,ct,L1,liver,target,false,40,,,,,present,",
+            ],
+            "row 3: dates out of order",
+        ),
         ([f"{BASE},L1,liver,target,false,-40,,,,,present,"], "row 2: longest_diameter_mm must not"),
         ([f"{BASE},N1,node,target,true,40,,,,,present,"], "row 2: rule 'target nodes need"),
+        (
+            [
+                f"{BASE},N1,node,target,true,40,20,,,,present,",
+                "TB-REF-0001,week-8,2024-03-01,ct,N1,node,target,true,40,,,,,present,",
+            ],
+            "row 3: rule 'nodes are measured by their short axis'",
+        ),
+        (
+            [
+                f"{BASE},L1,liver,target,false,40,,,,,present,",
+                f"{BASE},N2,node,non-target,true,14,,,,,present,",
+            ],
+            "row 3: rule 'nodes are measured by their short axis'",
+        ),
         ([f"{BASE},L1,liver,target,false,40,,,,,vanished,"], "row 2: status must be one of"),
-        (["TB-REF-0001,week-8,2024-03-01,ct,L1,liver,target,false,40,,,,,present,"],
-         "row 2: no baseline"),
+        (
+            ["TB-REF-0001,week-8,2024-03-01,ct,L1,liver,target,false,40,,,,,present,"],
+            "row 2: no baseline",
+        ),
     ],
 )
-def test_bad_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[str],
-                    message: str) -> None:
+def test_bad_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[str], message: str
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
     out = tmp_path / "out"
@@ -165,7 +278,7 @@ def test_bad_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: l
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--criteria", "recist1.1,who"], "unknown criteria 'who'"),
+        (["--criteria", "recist1.1,who"], "--criteria: unknown criteria 'who'"),
         (["--patient", "MISSING"], "file not found"),
         (["--patient", "BADJSON"], "not valid JSON"),
         (["--patient", "BADKEY"], "unknown key(s) colour"),
@@ -174,10 +287,15 @@ def test_bad_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: l
         (["--sd-min-days", "-1"], "sd_min_days must be >= 0"),
     ],
 )
-def test_bad_options(table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                     args: list[str], message: str) -> None:
-    files = {"MISSING": tmp_path / "none.json", "BADJSON": tmp_path / "bad.json",
-             "BADKEY": tmp_path / "key.json", "BADDRUG": tmp_path / "drug.json"}
+def test_bad_options(
+    table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    files = {
+        "MISSING": tmp_path / "none.json",
+        "BADJSON": tmp_path / "bad.json",
+        "BADKEY": tmp_path / "key.json",
+        "BADDRUG": tmp_path / "drug.json",
+    }
     files["BADJSON"].write_text("{not json")
     files["BADKEY"].write_text(json.dumps({"colour": "red"}))
     files["BADDRUG"].write_text(json.dumps({"drug_class": "magic"}))

@@ -24,8 +24,9 @@ def case(tmp_path: Path) -> tuple[Path, Path]:
     labels[lesion] = 1
     labels[node] = 2
     image = np.where(lesion, 60.0, np.where(node, 40.0, -100.0))
-    image_path = write_nifti(Volume(image.astype(np.float32), SPACING, unit="HU"),
-                             tmp_path / "ct.nii.gz")
+    image_path = write_nifti(
+        Volume(image.astype(np.float32), SPACING, unit="HU"), tmp_path / "ct.nii.gz"
+    )
     label_path = write_nifti(Volume(labels, SPACING, unit="label"), tmp_path / "labels.nii.gz")
     return image_path, label_path
 
@@ -40,9 +41,25 @@ def test_measure_writes_assess_rows_and_round_trips(
 ) -> None:
     image, labels = case
     out = tmp_path / "measurements.csv"
-    code = main(["measure", "--image", str(image), "--labels", str(labels), "--modality", "ct",
-                 "--date", "2024-01-08", "--organs", "1=liver,2=lymph node", "--nodes", "2",
-                 "--out", str(out)])
+    code = main(
+        [
+            "measure",
+            "--image",
+            str(image),
+            "--labels",
+            str(labels),
+            "--modality",
+            "ct",
+            "--date",
+            "2024-01-08",
+            "--organs",
+            "1=liver,2=lymph node",
+            "--nodes",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     rows = read_rows(out)
     assert [r["lesion_id"] for r in rows] == ["L1", "L2"]
@@ -55,16 +72,32 @@ def test_measure_writes_assess_rows_and_round_trips(
     assert second["is_node"] == "true" and second["organ"] == "lymph node"
     assert float(second["short_axis_mm"]) == pytest.approx(16.0, abs=0.8)
     # the table is valid input for assess
-    assert main(["assess", str(out), "--criteria", "recist1.1", "--out",
-                 str(tmp_path / "assess")]) == 0
+    assert (
+        main(["assess", str(out), "--criteria", "recist1.1", "--out", str(tmp_path / "assess")])
+        == 0
+    )
     assert (tmp_path / "assess" / "response.csv").is_file()
 
 
 def test_measure_pet_peak(tmp_path: Path, case: tuple[Path, Path]) -> None:
     image, labels = case
     out = tmp_path / "pet.csv"
-    assert main(["measure", "--image", str(image), "--labels", str(labels), "--modality", "pet",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "measure",
+                "--image",
+                str(image),
+                "--labels",
+                str(labels),
+                "--modality",
+                "pet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     row = read_rows(out)[0]
     assert row["suv_max"] == "60.00" and row["sul_peak"] and not row["mean_hu"]
     assert row["date"] == dt.date.today().isoformat()  # NIfTI has no exam date
@@ -74,8 +107,9 @@ def test_geometry_mismatch_is_one_line_and_writes_nothing(
     tmp_path: Path, case: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     image, _ = case
-    other = write_nifti(Volume(np.ones((20, 64, 60), dtype=np.uint16), SPACING),
-                        tmp_path / "other.nii.gz")
+    other = write_nifti(
+        Volume(np.ones((20, 64, 60), dtype=np.uint16), SPACING), tmp_path / "other.nii.gz"
+    )
     out = tmp_path / "m.csv"
     code = main(["measure", "--image", str(image), "--labels", str(other), "--out", str(out)])
     err = capsys.readouterr().err
@@ -94,13 +128,17 @@ def test_geometry_mismatch_is_one_line_and_writes_nothing(
     ],
 )
 def test_bad_options(
-    tmp_path: Path, case: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
-    extra: list[str], message: str,
+    tmp_path: Path,
+    case: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
 ) -> None:
     image, labels = case
     out = tmp_path / "m.csv"
-    code = main(["measure", "--image", str(image), "--labels", str(labels), "--out", str(out),
-                 *extra])
+    code = main(
+        ["measure", "--image", str(image), "--labels", str(labels), "--out", str(out), *extra]
+    )
     assert code == 1 and message in capsys.readouterr().err
     assert not out.exists()
 
@@ -109,8 +147,17 @@ def test_missing_files_and_existing_output(
     tmp_path: Path, case: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     image, labels = case
-    code = main(["measure", "--image", str(tmp_path / "nope.nii"), "--labels", str(labels),
-                 "--out", str(tmp_path / "m.csv")])
+    code = main(
+        [
+            "measure",
+            "--image",
+            str(tmp_path / "nope.nii"),
+            "--labels",
+            str(labels),
+            "--out",
+            str(tmp_path / "m.csv"),
+        ]
+    )
     assert code == 1 and "file not found" in capsys.readouterr().err
     out = tmp_path / "exists.csv"
     out.write_text("keep")
@@ -131,16 +178,42 @@ def test_measure_reads_a_dicom_series_and_writes_sr(
     image_path, label_path = case
     image = read_nifti(image_path)
     folder = tmp_path / "ct"
-    write_dicom_series(image, folder, modality="CT", series_description="ct",
-                       series_number=1, dtype="int16", rescale=(1.0, 0.0),
-                       study={"PatientID": "SYNTH-2"})
+    write_dicom_series(
+        image,
+        folder,
+        modality="CT",
+        series_description="ct",
+        series_number=1,
+        dtype="int16",
+        rescale=(1.0, 0.0),
+        study={"PatientID": "SYNTH-2"},
+    )
     reports = []
     for label in ("baseline", "week-8"):
         out = tmp_path / f"{label}.csv"
         sr = tmp_path / f"{label}.dcm"
-        assert main(["measure", "--image", str(folder), "--labels", str(label_path),
-                     "--patient-id", "SYNTH-2", "--timepoint", label, "--date", "2024-01-08",
-                     "--sr", str(sr), "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "measure",
+                    "--image",
+                    str(folder),
+                    "--labels",
+                    str(label_path),
+                    "--patient-id",
+                    "SYNTH-2",
+                    "--timepoint",
+                    label,
+                    "--date",
+                    "2024-01-08",
+                    "--sr",
+                    str(sr),
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         first = read_rows(out)[0]
         assert float(first["mean_hu"]) == 60.0
         assert float(first["longest_diameter_mm"]) == pytest.approx(20.0, abs=0.8)
@@ -151,8 +224,22 @@ def test_measure_reads_a_dicom_series_and_writes_sr(
         assert tracking_uid("SYNTH-2", "L1") in text and tracking_uid("SYNTH-2", "L2") in text
     # --sr without a DICOM image: one-line error, nothing written
     out = tmp_path / "nifti.csv"
-    assert main(["measure", "--image", str(image_path), "--labels", str(label_path),
-                 "--sr", str(tmp_path / "x.dcm"), "--out", str(out)]) == 1
+    assert (
+        main(
+            [
+                "measure",
+                "--image",
+                str(image_path),
+                "--labels",
+                str(label_path),
+                "--sr",
+                str(tmp_path / "x.dcm"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 1
+    )
     assert "--sr needs" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "x.dcm").exists()
 
@@ -163,11 +250,74 @@ def test_measure_adc_in_um2_per_s(tmp_path: Path, case: tuple[Path, Path]) -> No
     _, labels = case
     label_map = read_nifti(labels)
     adc = np.where(label_map.array == 1, 0.9e-3, 1.8e-3)
-    image = write_nifti(Volume(adc.astype(np.float32), SPACING, unit="mm2/s"),
-                        tmp_path / "adc.nii.gz")
+    image = write_nifti(
+        Volume(adc.astype(np.float32), SPACING, unit="mm2/s"), tmp_path / "adc.nii.gz"
+    )
     out = tmp_path / "adc.csv"
-    assert main(["measure", "--image", str(image), "--labels", str(labels), "--modality", "adc",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "measure",
+                "--image",
+                str(image),
+                "--labels",
+                str(labels),
+                "--modality",
+                "adc",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     first, second = read_rows(out)
     assert float(first["adc_mean_um2_per_s"]) == pytest.approx(900.0, abs=0.1)
     assert float(second["adc_median_um2_per_s"]) == pytest.approx(1800.0, abs=0.1)
+
+
+def test_measured_pet_rows_feed_percist(tmp_path: Path, case: tuple[Path, Path]) -> None:
+    """PET rows from ``measure`` are PET-only readings: PERCIST uses them, RECIST is NE."""
+    _, labels = case
+    z, y, x = np.indices((20, 64, 64), dtype=float)
+    lesion = ((x - 20) * 0.8 / 10) ** 2 + ((y - 30) * 0.8 / 7) ** 2 + ((z - 10) * 2 / 8) ** 2 <= 1
+    node = ((x - 48) * 0.8 / 9) ** 2 + ((y - 45) * 0.8 / 8) ** 2 + ((z - 10) * 2 / 6) ** 2 <= 1
+    rows: list[dict[str, str]] = []
+    for timepoint, date, scale in (("baseline", "2024-01-08", 1.0), ("week-12", "2024-04-01", 0.5)):
+        sul = np.where(lesion, 10.0 * scale, np.where(node, 6.0 * scale, 1.0))
+        image = write_nifti(
+            Volume(sul.astype(np.float32), SPACING), tmp_path / f"{timepoint}.nii.gz"
+        )
+        out = tmp_path / f"{timepoint}.csv"
+        args = ["measure", "--image", str(image), "--labels", str(labels), "--modality", "pet"]
+        args += ["--timepoint", timepoint, "--date", date, "--organs", "1=liver,2=lymph node"]
+        assert main([*args, "--out", str(out)]) == 0
+        measured = read_rows(out)
+        assert all(not r["longest_diameter_mm"] and not r["short_axis_mm"] for r in measured)
+        assert all(r["sul_peak"] and r["volume_ml"] for r in measured)
+        rows += measured
+        liver = {key: "" for key in measured[0]}
+        liver.update(
+            patient_id="patient",
+            timepoint=timepoint,
+            date=date,
+            modality="pet",
+            lesion_id="liver-reference",
+            organ="liver",
+            sul_peak="2.0",
+        )
+        rows.append(liver)
+    table = tmp_path / "pet_table.csv"
+    with open(table, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = tmp_path / "assessed"
+    assert (
+        main(["assess", str(table), "--criteria", "percist,recist1.1", "--out", str(result)]) == 0
+    )
+    response = {
+        r["criteria"]: r for r in read_rows(result / "response.csv") if r["timepoint"] == "week-12"
+    }
+    assert response["percist"]["overall_response"] == "PMR"
+    assert float(response["percist"]["change_from_baseline_pct"]) == pytest.approx(-50.0, abs=0.5)
+    assert response["recist1.1"]["overall_response"] == "NE"

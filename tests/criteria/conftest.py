@@ -23,9 +23,7 @@ def table_to_series(text: str, extra: str = "") -> list[PatientSeries]:
     ``extra`` names optional columns appended to every row after ``status``.
     """
     header = "patient_id," + _SHORT + ("," + extra if extra else "")
-    lines = [header] + [
-        "P1," + line.strip() for line in text.strip().splitlines() if line.strip()
-    ]
+    lines = [header] + ["P1," + line.strip() for line in text.strip().splitlines() if line.strip()]
     reader = csv.DictReader(io.StringIO("\n".join(lines)))
     assert reader.fieldnames is not None
     assert set(REQUIRED_COLUMNS) <= set(reader.fieldnames)

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from tumorboard.criteria.choi import assess_choi
 from tumorboard.criteria.new_baseline import build_ledger
-from tumorboard.criteria.options import AssessmentOptions
+from tumorboard.criteria.options import AssessmentOptions, ProgressionReference
 from tumorboard.criteria.recist import assess_recist
 from tumorboard.criteria.records import PatientSeries, Response
 
@@ -34,8 +34,8 @@ def test_necrotic_growth_is_recist_pd_but_choi_pr(
 def test_choi_thresholds(make_series: Callable[..., PatientSeries]) -> None:
     cases = [
         (("50", "100"), ("45", "100"), R.PR),  # -10 % size
-        (("50", "100"), ("46", "86"), R.SD),   # -8 % size, -14 % density
-        (("50", "100"), ("50", "85"), R.PR),   # -15 % density
+        (("50", "100"), ("46", "86"), R.SD),  # -8 % size, -14 % density
+        (("50", "100"), ("50", "85"), R.PR),  # -15 % density
         (("50", "100"), ("55", "100"), R.PD),  # +10 % size (no 5 mm floor in Choi)
         (("50", "100"), ("54", "90"), R.SD),
     ]
@@ -53,9 +53,13 @@ def test_choi_progression_reference(make_series: Callable[..., PatientSeries]) -
     )
     ledger = build_ledger(series)
     by_nadir = assess_choi(series, ledger).timepoints[2].overall_response
-    by_baseline = assess_choi(
-        series, ledger, AssessmentOptions(choi_pd_reference="baseline")
-    ).timepoints[2].overall_response
+    by_baseline = (
+        assess_choi(
+            series, ledger, AssessmentOptions(choi_pd_reference=ProgressionReference.BASELINE)
+        )
+        .timepoints[2]
+        .overall_response
+    )
     assert (by_nadir, by_baseline) == (R.PD, R.SD)
 
 

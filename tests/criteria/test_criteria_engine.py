@@ -27,8 +27,11 @@ def cohort(rng: np.random.Generator, patients: int) -> list[PatientSeries]:
         for t in range(4):
             rows = tuple(
                 LesionMeasurement(
-                    lesion_id=f"L{k}", organ=f"organ{k}", role=LesionRole.TARGET,
-                    is_node=False, status=LesionStatus.PRESENT,
+                    lesion_id=f"L{k}",
+                    organ=f"organ{k}",
+                    role=LesionRole.TARGET,
+                    is_node=False,
+                    status=LesionStatus.PRESENT,
                     longest_diameter_mm=Decimal(f"{sizes[k] * rng.uniform(0.6, 1.4):.1f}"),
                     mean_hu=Decimal(f"{rng.uniform(40, 90):.1f}"),
                 )

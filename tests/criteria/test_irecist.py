@@ -84,12 +84,16 @@ def test_new_lesion_that_resolves_resets(make_series: Callable[..., PatientSerie
 
 
 def test_non_target_progression_confirms(make_series: Callable[..., PatientSeries]) -> None:
-    text = table(["50", "50", "50"]).replace(
-        f"tp2,{date(2)},ct,B1,bone,non-target,false,,,,,,present",
-        f"tp2,{date(2)},ct,B1,bone,non-target,false,,,,,,unequivocal-progression",
-    ).replace(
-        f"tp1,{date(1)},ct,B1,bone,non-target,false,,,,,,present",
-        f"tp1,{date(1)},ct,B1,bone,non-target,false,,,,,,unequivocal-progression",
+    text = (
+        table(["50", "50", "50"])
+        .replace(
+            f"tp2,{date(2)},ct,B1,bone,non-target,false,,,,,,present",
+            f"tp2,{date(2)},ct,B1,bone,non-target,false,,,,,,unequivocal-progression",
+        )
+        .replace(
+            f"tp1,{date(1)},ct,B1,bone,non-target,false,,,,,,present",
+            f"tp1,{date(1)},ct,B1,bone,non-target,false,,,,,,unequivocal-progression",
+        )
     )
     assert irecist(make_series(text)) == [None, R.IUPD, R.ICPD]
 

@@ -59,6 +59,14 @@ def _targets(count: int, organ_of: str = "k") -> list[str]:
             GOOD[:3] + [GOOD[3].replace(",12,", ",,")],
             "row 5: rule 'nodes are measured by their short axis'",
         ),
+        (  # a non-target node given a longest diameter but no short axis
+            GOOD + ["P1,baseline,2024-01-01,ct,N2,lymph node,non-target,true,14,,,,,present"],
+            "row 6: rule 'nodes are measured by their short axis': non-target node 'N2'",
+        ),
+        (  # a new node at follow-up likewise
+            GOOD + ["P1,week8,2024-03-01,ct,X1,lymph node,new,true,18,,,,,present"],
+            "row 6: rule 'nodes are measured by their short axis': new node 'X1'",
+        ),
         ([GOOD[0].replace("present", "gone")], "row 2: status must be one of"),
         ([GOOD[0].replace("target", "main")], "row 2: role must be one of"),
         ([GOOD[0].replace("2024-01-01", "01/01/2024")], "row 2: date must be ISO"),
@@ -72,9 +80,11 @@ def _targets(count: int, organ_of: str = "k") -> list[str]:
             "row 3: target lesion 'L9' at 'week8' is not at baseline",
         ),
         ([], "no data rows"),
-        (GOOD[2:], "row 2: no baseline: none of the patient's timepoints is labelled"),
-        (GOOD + [GOOD[0].replace("baseline,2024-01-01", "BL,2024-05-01").replace("L1", "L7")],
-         "row 6: two baseline timepoints"),
+        (GOOD[2:], "row 2: no baseline: the first timepoint 'week8' is a follow-up"),
+        (
+            GOOD + [GOOD[0].replace("baseline,2024-01-01", "BL,2024-05-01").replace("L1", "L7")],
+            "row 6: two baseline timepoints",
+        ),
     ],
 )
 def test_bad_tables_name_row_and_rule(tmp_path: Path, rows: list[str], message: str) -> None:
@@ -96,12 +106,31 @@ def test_header_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="row 1: missing column"):
         read_measurements_csv(write(tmp_path, GOOD, HEADER.replace(",status", "")))
     with pytest.raises(InputError, match="row 1: unknown column"):
-        read_measurements_csv(
-            write(tmp_path, [r + ",x" for r in GOOD], HEADER + ",colour")
-        )
+        read_measurements_csv(write(tmp_path, [r + ",x" for r in GOOD], HEADER + ",colour"))
     with pytest.raises(InputError, match="file not found"):
         read_measurements_csv(tmp_path / "absent.csv")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(InputError, match="empty file"):
         read_measurements_csv(empty)
+
+
+def test_node_without_any_size_is_allowed_for_non_targets(tmp_path: Path) -> None:
+    # a non-target node is not measured: no size at all is fine (only a lone
+    # longest diameter is a mistake, since nodes count by their short axis)
+    rows = GOOD + ["P1,baseline,2024-01-01,ct,N2,lymph node,non-target,true,,,,,,present"]
+    (series,) = read_measurements_csv(write(tmp_path, rows))
+    assert series.baseline.by_id["N2"].short_axis_mm is None
+
+
+def test_unlabelled_first_timepoint_is_the_baseline(tmp_path: Path) -> None:
+    rows = [row.replace("baseline", "scan1").replace("week8", "scan2") for row in GOOD]
+    (series,) = read_measurements_csv(write(tmp_path, rows))
+    assert [tp.label for tp in series.timepoints] == ["scan1", "scan2"]
+
+
+@pytest.mark.parametrize("label", ["week8", "FU1", "cycle 3", "month 6", "C2D1"])
+def test_follow_up_label_first_means_missing_baseline(tmp_path: Path, label: str) -> None:
+    rows = [row.replace("week8", label) for row in GOOD[2:]]
+    with pytest.raises(InputError, match=f"row 2: no baseline: the first timepoint '{label}'"):
+        read_measurements_csv(write(tmp_path, rows))

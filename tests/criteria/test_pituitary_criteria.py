@@ -38,17 +38,37 @@ def test_bad_values() -> None:
 def test_patient_json_block() -> None:
     from tumorboard.criteria.selection import patient_info_from_mapping
 
-    info = patient_info_from_mapping({"prolactinoma": {
-        "prolactin_ug_per_l": 12, "upper_limit_normal_ug_per_l": 25,
-        "baseline_size_ml": "2.4", "current_size_ml": 1.9}})
+    info = patient_info_from_mapping(
+        {
+            "prolactinoma": {
+                "prolactin_ug_per_l": 12,
+                "upper_limit_normal_ug_per_l": 25,
+                "baseline_size_ml": "2.4",
+                "current_size_ml": 1.9,
+            }
+        }
+    )
     assert info.prolactinoma is not None
     verdict = info.prolactinoma.assess()
     assert verdict.possibly_pseudo_refractory and verdict.size_change_pct is not None
     with pytest.raises(InputError, match="prolactinoma: missing current_size_ml"):
-        patient_info_from_mapping({"prolactinoma": {
-            "prolactin_ug_per_l": 12, "upper_limit_normal_ug_per_l": 25,
-            "baseline_size_ml": 2}})
+        patient_info_from_mapping(
+            {
+                "prolactinoma": {
+                    "prolactin_ug_per_l": 12,
+                    "upper_limit_normal_ug_per_l": 25,
+                    "baseline_size_ml": 2,
+                }
+            }
+        )
     with pytest.raises(InputError, match="must be a number"):
-        patient_info_from_mapping({"prolactinoma": {
-            "prolactin_ug_per_l": True, "upper_limit_normal_ug_per_l": 25,
-            "baseline_size_ml": 2, "current_size_ml": 1}})
+        patient_info_from_mapping(
+            {
+                "prolactinoma": {
+                    "prolactin_ug_per_l": True,
+                    "upper_limit_normal_ug_per_l": 25,
+                    "baseline_size_ml": 2,
+                    "current_size_ml": 1,
+                }
+            }
+        )

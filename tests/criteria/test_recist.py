@@ -36,9 +36,7 @@ def target_table(sizes: list[list[str]], weeks: int = 8) -> str:
                 size, status = "", value
             else:
                 size, status = value, "present"
-            rows.append(
-                f"tp{t},{date},ct,L{k},{ORGANS[k]},target,false,{size},,,,,{status}"
-            )
+            rows.append(f"tp{t},{date},ct,L{k},{ORGANS[k]},target,false,{size},,,,,{status}")
     return "\n".join(rows)
 
 
@@ -97,7 +95,9 @@ def test_float_traps_are_exact(make_series: Callable[..., PatientSeries]) -> Non
     # nadir 3.2 mm (a node-sized remnant) growing to 8.2 mm: +5.0 mm exactly
     series = make_series(target_table([["20", "15"], ["3.2", "0"], ["8.2", "0"]]))
     result = assess_recist(series, build_ledger(series))
-    assert result.timepoints[2].target_sum_mm - result.timepoints[1].target_sum_mm == Decimal(5)
+    nadir_sum, grown_sum = result.timepoints[1].target_sum_mm, result.timepoints[2].target_sum_mm
+    assert nadir_sum == Decimal("3.2") and grown_sum == Decimal("8.2")
+    assert grown_sum - nadir_sum == Decimal("5.0")
     assert result.timepoints[2].target_response is R.PD
 
 
@@ -122,9 +122,7 @@ def test_missing_lesion_ne_or_pd(
     make_series: Callable[..., PatientSeries], measured: str, expected: Response
 ) -> None:
     half = str(Decimal(measured) / 2)
-    series = make_series(
-        target_table([["20", "20", "10"], [half, half, "not-evaluated"]])
-    )
+    series = make_series(target_table([["20", "20", "10"], [half, half, "not-evaluated"]]))
     result = assess_recist(series, build_ledger(series))
     assert result.timepoints[1].target_response is expected
     assert result.timepoints[1].overall_response is expected
@@ -247,8 +245,7 @@ def test_equivocal_new_lesion_held_then_dated_from_first_sighting(
     assert "dated from this first sighting" in " ".join(result.timepoints[1].notes)
     # never confirmed: held, not progression
     series = make_series(
-        target_table([["30"], ["30"]])
-        + "\ntp1,2024-02-26,ct,X1,liver,new,false,,,,,,equivocal"
+        target_table([["30"], ["30"]]) + "\ntp1,2024-02-26,ct,X1,liver,new,false,,,,,,equivocal"
     )
     result = assess_recist(series, build_ledger(series))
     assert result.timepoints[1].overall_response is R.SD
@@ -292,7 +289,11 @@ def test_all_criteria_run_on_one_patient(make_series: Callable[..., PatientSerie
     series = make_series(target_table([["30", "20"], ["25", "15"]]))
     results = assess_patient(series)
     assert [r.criteria.value for r in results] == [
-        "recist1.1", "irecist", "choi", "mrecist", "percist"
+        "recist1.1",
+        "irecist",
+        "choi",
+        "mrecist",
+        "percist",
     ]
 
 
@@ -302,19 +303,26 @@ SIZES = st.decimals(min_value=Decimal(0), max_value=Decimal(120), places=1)
 
 @settings(max_examples=200, deadline=None)
 @given(
-    baseline=st.lists(st.decimals(min_value=Decimal(10), max_value=Decimal(120), places=1),
-                      min_size=1, max_size=5),
+    baseline=st.lists(
+        st.decimals(min_value=Decimal(10), max_value=Decimal(120), places=1), min_size=1, max_size=5
+    ),
     data=st.data(),
 )
-def test_target_response_matches_the_rule_text(baseline: list[Decimal], data: st.DataObject
-                                               ) -> None:
+def test_target_response_matches_the_rule_text(
+    baseline: list[Decimal], data: st.DataObject
+) -> None:
     follow = data.draw(st.lists(SIZES, min_size=len(baseline), max_size=len(baseline)))
 
     def timepoint(label: str, day: int, sizes: list[Decimal]) -> Timepoint:
         rows = tuple(
-            LesionMeasurement(f"L{k}", f"organ{k}", LesionRole.TARGET, False,
-                              LesionStatus.PRESENT if size else LesionStatus.ABSENT,
-                              longest_diameter_mm=size if size else None)
+            LesionMeasurement(
+                f"L{k}",
+                f"organ{k}",
+                LesionRole.TARGET,
+                False,
+                LesionStatus.PRESENT if size else LesionStatus.ABSENT,
+                longest_diameter_mm=size if size else None,
+            )
             for k, size in enumerate(sizes)
         )
         return Timepoint(label, dt.date(2024, 1, 1) + dt.timedelta(days=day), rows)

@@ -32,15 +32,16 @@ def ellipsoid(
     u = px * math.cos(angle) + py * math.sin(angle)
     v = -px * math.sin(angle) + py * math.cos(angle)
     a, b, c = semi_axes_xyz_mm
-    return (u / a) ** 2 + (v / b) ** 2 + (pz / c) ** 2 <= 1.0
+    inside: np.ndarray = (u / a) ** 2 + (v / b) ** 2 + (pz / c) ** 2 <= 1.0
+    return inside
 
 
 @pytest.mark.parametrize(
     ("spacing", "axes", "angle"),
     [
-        ((2.0, 0.8, 0.8), (10.0, 6.0, 8.0), 0.0),     # ellipsoid, axis-aligned
-        ((2.0, 0.8, 0.8), (12.0, 5.0, 6.0), 35.0),    # rotated in plane
-        ((1.0, 1.0, 1.0), (9.0, 9.0, 9.0), 0.0),      # sphere
+        ((2.0, 0.8, 0.8), (10.0, 6.0, 8.0), 0.0),  # ellipsoid, axis-aligned
+        ((2.0, 0.8, 0.8), (12.0, 5.0, 6.0), 35.0),  # rotated in plane
+        ((1.0, 1.0, 1.0), (9.0, 9.0, 9.0), 0.0),  # sphere
         ((5.0, 0.7, 0.9), (15.0, 11.0, 12.0), 60.0),  # anisotropic pixels, thick slices
     ],
 )
@@ -78,7 +79,7 @@ def test_disc_diameter_property(radius_mm: float, pixel_mm: float) -> None:
 
 def test_largest_slice_is_chosen_and_labels_are_separate() -> None:
     labels = np.zeros((5, 40, 40), dtype=np.uint16)
-    labels[1, 5:15, 5:25] = 3   # 20 x 10 pixels on slice 1
+    labels[1, 5:15, 5:25] = 3  # 20 x 10 pixels on slice 1
     labels[2, 5:10, 5:10] = 3
     labels[3, 30:33, 30:36] = 7
     sizes = measure_lesion_sizes(Volume(labels, (3.0, 1.0, 1.0)))

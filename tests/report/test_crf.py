@@ -49,8 +49,10 @@ def test_document_content(case: PatientCase) -> None:
         "X1": True,
         "X2": False,
     }
-    matrix = {row["timepoint"]: {c["criteria"]: c for c in row["cells"]}
-              for row in patient["response_matrix"]}
+    matrix = {
+        row["timepoint"]: {c["criteria"]: c for c in row["cells"]}
+        for row in patient["response_matrix"]
+    }
     assert matrix["week-36"]["RECIST 1.1"]["overall_response"] == "PD"
     assert matrix["week-36"]["CHOI"]["overall_response"] == "PR"
     assert matrix["week-24"]["RECIST 1.1"]["strict_response"] == "PD"
@@ -114,16 +116,67 @@ def test_deidentify_scrubs_dates_and_ids_in_free_text() -> None:
     from tumorboard.criteria.measurements_csv import parse_measurement_rows
     from tumorboard.report.sdtm import sdtm_tables
 
-    columns = ("patient_id", "timepoint", "date", "modality", "lesion_id", "organ", "role",
-               "is_node", "longest_diameter_mm", "short_axis_mm", "mean_hu",
-               "viable_diameter_mm", "sul_peak", "status")
+    columns = (
+        "patient_id",
+        "timepoint",
+        "date",
+        "modality",
+        "lesion_id",
+        "organ",
+        "role",
+        "is_node",
+        "longest_diameter_mm",
+        "short_axis_mm",
+        "mean_hu",
+        "viable_diameter_mm",
+        "sul_peak",
+        "status",
+    )
     rows = [
-        dict(zip(columns, ("MRN-77", "baseline", "2024-01-08", "ct", "L1",
-                           "liver (MRN-77)", "target", "false", "30", "", "", "", "",
-                           "present"), strict=True)),
-        dict(zip(columns, ("MRN-77", "scan 2024-03-04", "2024-03-04", "ct", "L1",
-                           "liver (MRN-77)", "target", "false", "20", "", "", "", "",
-                           "present"), strict=True)),
+        dict(
+            zip(
+                columns,
+                (
+                    "MRN-77",
+                    "baseline",
+                    "2024-01-08",
+                    "ct",
+                    "L1",
+                    "liver (MRN-77)",
+                    "target",
+                    "false",
+                    "30",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "present",
+                ),
+                strict=True,
+            )
+        ),
+        dict(
+            zip(
+                columns,
+                (
+                    "MRN-77",
+                    "scan 2024-03-04",
+                    "2024-03-04",
+                    "ct",
+                    "L1",
+                    "liver (MRN-77)",
+                    "target",
+                    "false",
+                    "20",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "present",
+                ),
+                strict=True,
+            )
+        ),
     ]
     (series,) = parse_measurement_rows(rows, columns)
     case = PatientCase(series, assess_patient(series, ["recist1.1"]))
@@ -131,8 +184,43 @@ def test_deidentify_scrubs_dates_and_ids_in_free_text() -> None:
     assert "s3cr3t" not in repr(Disclosure(deidentify=True, salt="s3cr3t"))
     info = reference.reference_patient_info()
     doc = crf_document([case], info, ["recist1.1"], disclosure)
-    text = json.dumps(doc) + render_crf_html(doc) + json.dumps(sdtm_tables([case], info,
-                                                                           disclosure))
+    text = (
+        json.dumps(doc) + render_crf_html(doc) + json.dumps(sdtm_tables([case], info, disclosure))
+    )
     assert "MRN-77" not in text
     assert "2024-03-04" not in text and "2024-01-08" not in text
     assert "scan [date]" in text
+
+
+def test_pet_only_target_on_the_form(tmp_path: Path) -> None:
+    from tumorboard.criteria.measurements_csv import read_measurements_csv
+    from tumorboard.criteria.selection import PatientInfo
+
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "patient_id,timepoint,date,modality,lesion_id,organ,role,is_node,longest_diameter_mm,"
+        "short_axis_mm,mean_hu,viable_diameter_mm,sul_peak,status,sul_sd\n"
+        "P1,baseline,2024-01-08,pet-fdg,H1,liver,target,false,,,,,9.5,present,\n"
+        "P1,baseline,2024-01-08,ct,L1,liver,target,false,40,,80,,,present,\n"
+        "P1,baseline,2024-01-08,pet-fdg,liver-reference,liver,,,,,,,2.0,,0.2\n"
+        "P1,week-12,2024-04-01,pet-fdg,H1,liver,target,false,,,,,5.0,present,\n"
+        "P1,week-12,2024-04-01,ct,L1,liver,target,false,30,,60,,,present,\n"
+        "P1,week-12,2024-04-01,pet-fdg,liver-reference,liver,,,,,,,2.0,,0.2\n",
+        encoding="utf-8",
+    )
+    (series,) = read_measurements_csv(path)
+    document = crf_document(
+        [PatientCase(series, assess_patient(series))],
+        PatientInfo(),
+        ["recist1.1", "percist"],
+        with_figures=False,
+    )
+    (patient,) = document["patients"]
+    # anatomical targets first; the PET-only target is measured by its SULpeak
+    assert [(t["lesion_id"], t["measure"]) for t in patient["target_lesions"]] == [
+        ("L1", "longest diameter"),
+        ("H1", "SULpeak (PET only)"),
+    ]
+    assert patient["target_lesions"][1]["latest"]["sul_peak"] == "5.0"
+    assert any("H1 read on PET only" in note for note in patient["notes"])
+    assert "SULpeak (PET only)" in render_crf_html(document)

@@ -20,8 +20,15 @@ from tumorboard.report.dicom_sr import (
 def ct_headers(folder: Path, seed: int) -> list[pydicom.Dataset]:
     volume = Volume(np.zeros((3, 8, 8), dtype=np.float32), (5.0, 1.0, 1.0), unit="HU")
     study = {"PatientID": "SYNTH-1", "PatientName": "SYNTH^ONE"}
-    paths = write_dicom_series(volume, folder, modality="CT", series_description="ct",
-                               series_number=1, study=study, seed=seed)
+    paths = write_dicom_series(
+        volume,
+        folder,
+        modality="CT",
+        series_description="ct",
+        series_number=1,
+        study=study,
+        seed=seed,
+    )
     return [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
 
 

@@ -38,27 +38,55 @@ def register(subparsers: Any) -> None:
         help="comma-separated: recist1.1,irecist,choi,mrecist,percist "
         "(default: recommended for the drug class in --patient, else all five)",
     )
-    parser.add_argument("--patient", type=Path, metavar="PATIENT.json",
-                        help="treatment context: study_id, drug_class, drug, tumour, "
-                        "previous_treatments")
-    parser.add_argument("--deidentify", action="store_true",
-                        help="pseudonymise patient ids (salted SHA-256) and replace dates "
-                        "by study days in every output")
+    parser.add_argument(
+        "--patient",
+        type=Path,
+        metavar="PATIENT.json",
+        help="treatment context: study_id, drug_class, drug, tumour, previous_treatments",
+    )
+    parser.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="pseudonymise patient ids (salted SHA-256) and replace dates "
+        "by study days in every output",
+    )
     parser.add_argument("--salt", help="secret for --deidentify pseudonyms (default: random)")
-    parser.add_argument("--confirm", action="store_true",
-                        help="best overall response requires confirmed CR/PR")
-    parser.add_argument("--confirm-days", type=int, default=28, metavar="DAYS",
-                        help="minimum interval of a confirming assessment (default 28)")
-    parser.add_argument("--sd-min-days", type=int, default=42, metavar="DAYS",
-                        help="minimum time from baseline for SD as best response (default 42)")
-    parser.add_argument("--no-continued-pr", action="store_true",
-                        help="do not keep PR after it was reached until progression")
-    parser.add_argument("--no-new-baseline-rule", action="store_true",
-                        help="count lesions first seen on a newly used modality as new disease")
-    parser.add_argument("--modified-choi", action="store_true",
-                        help="Choi PR needs both size and density decrease")
-    parser.add_argument("--choi-reference", choices=("nadir", "baseline"), default="nadir",
-                        help="reference of Choi progression (default: nadir)")
+    parser.add_argument(
+        "--confirm", action="store_true", help="best overall response requires confirmed CR/PR"
+    )
+    parser.add_argument(
+        "--confirm-days",
+        type=int,
+        default=28,
+        metavar="DAYS",
+        help="minimum interval of a confirming assessment (default 28)",
+    )
+    parser.add_argument(
+        "--sd-min-days",
+        type=int,
+        default=42,
+        metavar="DAYS",
+        help="minimum time from baseline for SD as best response (default 42)",
+    )
+    parser.add_argument(
+        "--no-continued-pr",
+        action="store_true",
+        help="do not keep PR after it was reached until progression",
+    )
+    parser.add_argument(
+        "--no-new-baseline-rule",
+        action="store_true",
+        help="count lesions first seen on a newly used modality as new disease",
+    )
+    parser.add_argument(
+        "--modified-choi", action="store_true", help="Choi PR needs both size and density decrease"
+    )
+    parser.add_argument(
+        "--choi-reference",
+        choices=("nadir", "baseline"),
+        default="nadir",
+        help="reference of Choi progression (default: nadir)",
+    )
     add_force_and_out(parser, "output directory")
     parser.set_defaults(handler=run)
 
@@ -83,7 +111,10 @@ def run(args: argparse.Namespace) -> int:
     info = _read_patient(args.patient) if args.patient else PatientInfo()
     cohort = read_measurements_csv(args.measurements)
     if args.criteria:
-        criteria = parse_criteria(part for part in args.criteria.split(",") if part.strip())
+        try:
+            criteria = parse_criteria(part for part in args.criteria.split(",") if part.strip())
+        except InputError as exc:
+            raise InputError(f"--criteria: {exc}") from None
     else:
         criteria = choose_criteria(cohort, info.drug_class)
     options = AssessmentOptions(

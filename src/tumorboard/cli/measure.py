@@ -2,7 +2,9 @@
 
 Writes rows of the ``tumorboard assess`` measurement table (one per label),
 plus the informational columns ``longest_diameter_3d_mm, volume_ml, hu_sd,
-suv_max, suv_mean, adc_mean_um2_per_s, adc_median_um2_per_s``.
+suv_max, suv_mean, adc_mean_um2_per_s, adc_median_um2_per_s``. PET rows
+carry ``sul_peak`` and no in-plane diameters: they are PET-only readings,
+used by PERCIST and not measured by the size-based criteria.
 """
 
 from __future__ import annotations
@@ -31,28 +33,44 @@ def register(subparsers: Any) -> None:
         description=(
             "Longest axial diameter (max Feret of pixel corners over slices), perpendicular "
             "short axis, 3-D longest diameter, volume, and mean HU (ct), SUVpeak/max/mean "
-            "(pet; give an SUL image for PERCIST, values are written as they are) or ADC "
+            "(pet; give an SUL image for PERCIST, values are written as they are; PET rows "
+            "have no in-plane diameters, so only PERCIST uses them) or ADC "
             "mean/median in um2/s (adc; mm2/s images are converted) per label, as rows of "
             "the assess table."
         ),
     )
-    parser.add_argument("--image", required=True, type=Path,
-                        help="NIfTI image or a folder with one DICOM series")
-    parser.add_argument("--labels", required=True, type=Path,
-                        help="lesion label map: NIfTI, DICOM SEG or RTSTRUCT, on the image grid")
+    parser.add_argument(
+        "--image", required=True, type=Path, help="NIfTI image or a folder with one DICOM series"
+    )
+    parser.add_argument(
+        "--labels",
+        required=True,
+        type=Path,
+        help="lesion label map: NIfTI, DICOM SEG or RTSTRUCT, on the image grid",
+    )
     parser.add_argument("--modality", choices=("ct", "mr", "pet", "adc"), default="ct")
     parser.add_argument("--patient-id", default="patient")
     parser.add_argument("--timepoint", default="baseline")
-    parser.add_argument("--date", help="exam date, ISO YYYY-MM-DD (default: the DICOM "
-                        "StudyDate of a DICOM image, else today)")
-    parser.add_argument("--organs", default="",
-                        help="label organs, e.g. '1=liver,2=lymph node' (default: unspecified)")
+    parser.add_argument(
+        "--date",
+        help="exam date, ISO YYYY-MM-DD (default: the DICOM "
+        "StudyDate of a DICOM image, else today)",
+    )
+    parser.add_argument(
+        "--organs",
+        default="",
+        help="label organs, e.g. '1=liver,2=lymph node' (default: unspecified)",
+    )
     parser.add_argument("--nodes", default="", help="comma-separated labels that are lymph nodes")
     parser.add_argument("--role", choices=("target", "non-target", "new"), default="target")
-    parser.add_argument("--sr", type=Path, metavar="SR.dcm",
-                        help="also write a DICOM SR (TID 1500) of the measurements; needs a "
-                        "DICOM image folder; lesion tracking UIDs derive from --patient-id "
-                        "and the label, so they match across timepoints")
+    parser.add_argument(
+        "--sr",
+        type=Path,
+        metavar="SR.dcm",
+        help="also write a DICOM SR (TID 1500) of the measurements; needs a "
+        "DICOM image folder; lesion tracking UIDs derive from --patient-id "
+        "and the label, so they match across timepoints",
+    )
     add_force_and_out(parser, "output CSV (measurements.csv)")
     parser.set_defaults(handler=run)
 
@@ -150,15 +168,21 @@ def _structured_report(args: argparse.Namespace, rows: list[dict[str, str]]) -> 
 
     lesions = tuple(
         LesionMeasurement(
-            lesion_id=row["lesion_id"], organ=row["organ"], role=row["role"],  # type: ignore[arg-type]
-            is_node=row["is_node"] == "true", status="present",  # type: ignore[arg-type]
-            modality=row["modality"], longest_diameter_mm=number(row["longest_diameter_mm"]),
-            short_axis_mm=number(row["short_axis_mm"]), mean_hu=number(row["mean_hu"]),
+            lesion_id=row["lesion_id"],
+            organ=row["organ"],
+            role=row["role"],  # type: ignore[arg-type]
+            is_node=row["is_node"] == "true",
+            status="present",  # type: ignore[arg-type]
+            modality=row["modality"],
+            longest_diameter_mm=number(row["longest_diameter_mm"]),
+            short_axis_mm=number(row["short_axis_mm"]),
+            mean_hu=number(row["mean_hu"]),
         )
         for row in rows
     )
-    timepoint = Timepoint(label=args.timepoint, date=dt.date.fromisoformat(args.date),
-                          measurements=lesions)
+    timepoint = Timepoint(
+        label=args.timepoint, date=dt.date.fromisoformat(args.date), measurements=lesions
+    )
     return build_measurement_report(args.patient_id, timepoint, _source_headers(args.image))
 
 
@@ -184,27 +208,32 @@ def run(args: argparse.Namespace) -> int:
     labels = _read_labels(args.labels, image)
     image.require_same_geometry(labels, "label map", "the image")
     sizes = measure_lesion_sizes(labels)
+    pet = args.modality == "pet"
     rows = []
     for size in sizes:
         is_node = size.label in nodes
-        intensity = measure_lesion_intensity(image, labels, size.label,
-                                             peak=args.modality == "pet")
+        intensity = measure_lesion_intensity(image, labels, size.label, peak=args.modality == "pet")
         row = {column: "" for column in (*REQUIRED_COLUMNS, *INFORMATIONAL_COLUMNS)}
-        row.update({
-            "patient_id": args.patient_id,
-            "timepoint": args.timepoint,
-            "date": args.date,
-            "modality": args.modality,
-            "lesion_id": f"L{size.label}",
-            "organ": organs.get(size.label, "unspecified"),
-            "role": args.role,
-            "is_node": "true" if is_node else "false",
-            "longest_diameter_mm": _fmt(size.longest_diameter_mm),
-            "short_axis_mm": _fmt(size.short_axis_mm),
-            "status": "present",
-            "longest_diameter_3d_mm": _fmt(size.longest_diameter_3d_mm),
-            "volume_ml": _fmt(size.volume_ml, 3),
-        })
+        row.update(
+            {
+                "patient_id": args.patient_id,
+                "timepoint": args.timepoint,
+                "date": args.date,
+                "modality": args.modality,
+                "lesion_id": f"L{size.label}",
+                "organ": organs.get(size.label, "unspecified"),
+                "role": args.role,
+                "is_node": "true" if is_node else "false",
+                # PET rows are PET-only readings (SULpeak): diameters of a metabolic
+                # segmentation are not RECIST measurements, so they stay empty and
+                # the row is PERCIST's (volume and 3-D diameter are still written).
+                "longest_diameter_mm": "" if pet else _fmt(size.longest_diameter_mm),
+                "short_axis_mm": "" if pet else _fmt(size.short_axis_mm),
+                "status": "present",
+                "longest_diameter_3d_mm": _fmt(size.longest_diameter_3d_mm),
+                "volume_ml": _fmt(size.volume_ml, 3),
+            }
+        )
         if args.modality == "ct":
             row["mean_hu"] = _fmt(intensity.mean)
             row["hu_sd"] = _fmt(intensity.sd)

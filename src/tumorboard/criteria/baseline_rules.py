@@ -5,6 +5,13 @@ baseline: at most five, at most two per organ, each measurable -- a non-nodal
 lesion with a longest diameter of at least 10 mm (twice the slice thickness
 when slices are thicker than 5 mm), a node with a short axis of at least
 15 mm. Breaking these is an input error, named by row and rule.
+
+PET-only targets (a ``pet-*`` row with a SULpeak and no diameter, see
+:attr:`~tumorboard.criteria.records.LesionMeasurement.is_pet_only`) are
+PERCIST 1.0 target lesions: they are exempt from the diameter rules and
+counted apart (at most five per scan, two per organ), and because PERCIST
+compares the hottest lesion of each scan, a follow-up may list PET-only
+targets that were not listed at baseline.
 """
 
 from __future__ import annotations
@@ -63,15 +70,15 @@ def check_series(series: PatientSeries) -> None:
     baseline; nodes with a short axis and other targets with a longest
     diameter whenever they are present; follow-up target and non-target rows
     only for baseline lesions (or fragments of them); a lesion keeps its role.
+    PET-only targets need a SULpeak instead of a diameter, are counted apart
+    (at most 5 per scan, 2 per organ) and may differ from scan to scan.
     """
     from tumorboard.criteria.records import LesionRole, LesionStatus
 
     if not series.timepoints:
         raise InputError("no baseline: the patient has no timepoints")
     baseline = series.timepoints[0]
-    baseline_lesions = [
-        m for m in baseline.measurements if m.role is not LesionRole.NEW
-    ]
+    baseline_lesions = [m for m in baseline.measurements if m.role is not LesionRole.NEW]
     for measurement in baseline.measurements:
         if measurement.role is LesionRole.NEW:
             raise InputError(
@@ -105,19 +112,9 @@ def check_series(series: PatientSeries) -> None:
         previous = timepoint
 
     targets = [m for m in baseline_lesions if m.role is LesionRole.TARGET]
-    if len(targets) > MAX_TARGETS:
-        raise InputError(
-            f"{_row(targets[MAX_TARGETS])}rule 'at most {MAX_TARGETS} target lesions': "
-            f"{len(targets)} targets at baseline"
-        )
-    per_organ: Counter[str] = Counter()
-    for target in targets:
-        per_organ[target.organ.strip().lower()] += 1
-        if per_organ[target.organ.strip().lower()] > MAX_TARGETS_PER_ORGAN:
-            raise InputError(
-                f"{_row(target)}rule 'at most {MAX_TARGETS_PER_ORGAN} target lesions per "
-                f"organ': a third target in organ {target.organ!r}"
-            )
+    anatomical = [m for m in targets if not m.is_pet_only]
+    _check_target_counts(anatomical, "target lesions", "targets at baseline")
+    for target in anatomical:
         if target.status is not LesionStatus.PRESENT:
             raise InputError(
                 f"{_row(target)}rule 'baseline targets are present and measured': status "
@@ -136,49 +133,106 @@ def check_series(series: PatientSeries) -> None:
                 f"{measurability_limit_mm(target)} mm': got "
                 f"{received if received is not None else 'none'}"
             )
+    for target in targets:
+        if target.is_pet_only and target.status is not LesionStatus.PRESENT:
+            raise InputError(
+                f"{_row(target)}rule 'baseline targets are present and measured': PET "
+                f"target {target.lesion_id!r} has status {target.status.value!r}"
+            )
 
     roles = {m.lesion_id: m.role for m in baseline_lesions}
+    pet_target_ids: set[str] = set()  # PET-only targets first listed at a follow-up
     for index, timepoint in enumerate(series.timepoints):
+        _check_target_counts(
+            [m for m in timepoint.measurements if m.role is LesionRole.TARGET and m.is_pet_only],
+            "PET target lesions per scan (PERCIST)",
+            f"PET-only targets at {timepoint.label!r}",
+        )
         for measurement in timepoint.measurements:
             _check_sizes_present(measurement)
             if index == 0:
                 continue
-            role = roles.get(measurement.lesion_id)
+            lesion_id = measurement.lesion_id
+            role = roles.get(lesion_id)
+            if role is None and lesion_id in pet_target_ids:
+                if measurement.role is LesionRole.TARGET and measurement.is_pet_only:
+                    continue
+                raise InputError(
+                    f"{_row(measurement)}lesion {lesion_id!r} was a PET-only target at an "
+                    f"earlier scan and cannot become a {measurement.role.value} "
+                    f"{'lesion' if measurement.role is not LesionRole.TARGET else 'with a size'}"
+                    f" at {timepoint.label!r}"
+                )
             if measurement.role is LesionRole.NEW:
                 if role is not None and role is not LesionRole.NEW:
                     raise InputError(
-                        f"{_row(measurement)}lesion {measurement.lesion_id!r} changes role from "
+                        f"{_row(measurement)}lesion {lesion_id!r} changes role from "
                         f"{role.value} to new"
                     )
-                roles[measurement.lesion_id] = LesionRole.NEW
+                roles[lesion_id] = LesionRole.NEW
                 continue
             if role is None:
                 parent = measurement.part_of
                 if parent is not None and roles.get(parent) is measurement.role:
                     continue
+                if measurement.role is LesionRole.TARGET and measurement.is_pet_only:
+                    # PERCIST compares the hottest lesion of each scan, which need
+                    # not be a lesion listed at baseline.
+                    pet_target_ids.add(lesion_id)
+                    continue
                 raise InputError(
                     f"{_row(measurement)}{measurement.role.value} lesion "
-                    f"{measurement.lesion_id!r} at {timepoint.label!r} is not at baseline "
-                    "(lesions appearing later have role new)"
+                    f"{lesion_id!r} at {timepoint.label!r} is not at baseline "
+                    "(lesions appearing later have role new; only PET-only targets may "
+                    "differ between scans)"
                 )
             if role is not measurement.role:
                 raise InputError(
-                    f"{_row(measurement)}lesion {measurement.lesion_id!r} changes role from "
+                    f"{_row(measurement)}lesion {lesion_id!r} changes role from "
                     f"{role.value} to {measurement.role.value}"
                 )
 
 
+def _check_target_counts(targets: list[LesionMeasurement], what: str, counted: str) -> None:
+    """At most five ``targets`` and at most two per organ (RECIST 1.1 and PERCIST 1.0)."""
+    if len(targets) > MAX_TARGETS:
+        raise InputError(
+            f"{_row(targets[MAX_TARGETS])}rule 'at most {MAX_TARGETS} {what}': "
+            f"{len(targets)} {counted}"
+        )
+    per_organ: Counter[str] = Counter()
+    for target in targets:
+        organ = target.organ.strip().lower()
+        per_organ[organ] += 1
+        if per_organ[organ] > MAX_TARGETS_PER_ORGAN:
+            raise InputError(
+                f"{_row(target)}rule 'at most {MAX_TARGETS_PER_ORGAN} {what} per organ': "
+                f"a third target in organ {target.organ!r}"
+            )
+
+
 def _check_sizes_present(measurement: LesionMeasurement) -> None:
+    """Sizes a present reading must carry: SULpeak (PET-only targets), short axis (nodes)."""
     from tumorboard.criteria.records import LesionRole, LesionStatus
 
-    if measurement.role is not LesionRole.TARGET or measurement.status is not LesionStatus.PRESENT:
+    if measurement.status is not LesionStatus.PRESENT:
+        return
+    target = measurement.role is LesionRole.TARGET
+    if measurement.is_pet_only:
+        if target and measurement.sul_peak is None:
+            raise InputError(
+                f"{_row(measurement)}rule 'PET-only targets are measured by their SULpeak': "
+                f"target {measurement.lesion_id!r} on {measurement.modality} has no sul_peak "
+                "and no diameter"
+            )
         return
     if measurement.is_node and measurement.short_axis_mm is None:
-        raise InputError(
-            f"{_row(measurement)}rule 'nodes are measured by their short axis': target node "
-            f"{measurement.lesion_id!r} has no short_axis_mm"
-        )
-    if not measurement.is_node and measurement.longest_diameter_mm is None:
+        if target or measurement.longest_diameter_mm is not None:
+            raise InputError(
+                f"{_row(measurement)}rule 'nodes are measured by their short axis': "
+                f"{measurement.role.value} node {measurement.lesion_id!r} has no short_axis_mm"
+            )
+    if target and not measurement.is_node and measurement.longest_diameter_mm is None:
         raise InputError(
             f"{_row(measurement)}rule 'present target lesions have a size': target "
             f"{measurement.lesion_id!r} has no longest_diameter_mm"

@@ -92,7 +92,8 @@ def best_overall_response(
                 return found[2], found[0].timepoint
         candidates = [p for p in points if p[1] not in _RESPONDING]
         stable = [
-            p for p in points
+            p
+            for p in points
             if p[1] in (*_RESPONDING, Response.SD, Response.NON_CR_NON_PD)
             and (p[0].date - baseline_date).days >= options.sd_min_days
         ]
@@ -103,9 +104,10 @@ def best_overall_response(
     best: tuple[TimepointAssessment, Response, Response] | None = None
     for point in points:
         canonical = point[1]
-        if canonical in (Response.SD, Response.NON_CR_NON_PD) and (
-            point[0].date - baseline_date
-        ).days < options.sd_min_days:
+        if (
+            canonical in (Response.SD, Response.NON_CR_NON_PD)
+            and (point[0].date - baseline_date).days < options.sd_min_days
+        ):
             continue
         if best is None or _RANK[canonical] > _RANK[best[1]]:
             best = point
@@ -123,7 +125,7 @@ def _confirmed(
     for start, point in enumerate(points):
         if point[1] is not wanted:
             continue
-        for later in points[start + 1:]:
+        for later in points[start + 1 :]:
             if later[1] in accepted:
                 if (later[0].date - point[0].date).days >= interval_days:
                     return point

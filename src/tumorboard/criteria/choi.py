@@ -47,9 +47,7 @@ SIZE_CHANGE_PCT = Decimal(10)
 DENSITY_DECREASE_PCT = Decimal(15)
 
 
-def mean_density_hu(
-    timepoint: Timepoint, targets: tuple[LesionMeasurement, ...]
-) -> Decimal | None:
+def mean_density_hu(timepoint: Timepoint, targets: tuple[LesionMeasurement, ...]) -> Decimal | None:
     """Mean of the targets' mean HU at ``timepoint`` (lesions without HU are skipped)."""
     total = ZERO
     count = 0
@@ -167,12 +165,15 @@ def assess_choi(
             snapshot = facts.snapshot(index, Metric.LONGEST)
             density = mean_density_hu(timepoint, targets)
             reference = nadir if use_nadir else baseline_sum
-            target = _choi_category(snapshot, baseline_sum, reference, density,
-                                    baseline_density, modified, nodule)
-            versus_baseline = _choi_category(snapshot, baseline_sum, baseline_sum, density,
-                                             baseline_density, modified, nodule)
-            versus_nadir = _choi_category(snapshot, nadir, nadir, density, baseline_density,
-                                          modified, nodule)
+            target = _choi_category(
+                snapshot, baseline_sum, reference, density, baseline_density, modified, nodule
+            )
+            versus_baseline = _choi_category(
+                snapshot, baseline_sum, baseline_sum, density, baseline_density, modified, nodule
+            )
+            versus_nadir = _choi_category(
+                snapshot, nadir, nadir, density, baseline_density, modified, nodule
+            )
             if density is not None and baseline_density is not None:
                 change_density = percent_change(density, baseline_density)
             if snapshot.missing:

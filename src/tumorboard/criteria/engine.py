@@ -17,6 +17,7 @@ import gc
 import multiprocessing
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Protocol
 
 from tumorboard.criteria.choi import assess_choi
@@ -26,7 +27,7 @@ from tumorboard.criteria.options import AssessmentOptions
 from tumorboard.criteria.percist import assess_percist
 from tumorboard.criteria.recist import assess_recist
 from tumorboard.criteria.records import Criteria, PatientAssessment, PatientSeries
-from tumorboard.criteria.target_sums import Metric, SeriesFacts
+from tumorboard.criteria.target_sums import Metric, SeriesFacts, pet_only_lesions
 from tumorboard.criteria.transport import decode, encode
 from tumorboard.errors import InputError
 
@@ -121,23 +122,37 @@ def assess_patient(
     Returns
     -------
     tuple of PatientAssessment
-        One per criteria, in the given order.
+        One per criteria, in the given order. Baseline lesions read on PET
+        only (no diameter) are PERCIST's; the size-based criteria ignore them
+        and say so in their notes.
     """
     options = options or AssessmentOptions()
     chosen = parse_criteria(criteria)
     ledger = build_ledger(series, options.new_baseline_rule)
     facts = SeriesFacts(series.timepoints)
-    return tuple(_ASSESSORS[c](series, ledger, options, facts=facts) for c in chosen)
+    results = tuple(_ASSESSORS[c](series, ledger, options, facts=facts) for c in chosen)
+    pet_only = pet_only_lesions(series.baseline)
+    if not pet_only:
+        return results
+    note = (
+        f"lesion(s) {', '.join(pet_only)} read on PET only (SULpeak, no diameter): "
+        "assessed by PERCIST, not measurable under size-based criteria"
+    )
+    return tuple(
+        a if a.criteria is Criteria.PERCIST else replace(a, notes=(*a.notes, note)) for a in results
+    )
 
 
-def _assess_chunk(payload: tuple[Sequence[PatientSeries], tuple[Criteria, ...],
-                                  AssessmentOptions]) -> list[tuple[PatientAssessment, ...]]:
+def _assess_chunk(
+    payload: tuple[Sequence[PatientSeries], tuple[Criteria, ...], AssessmentOptions],
+) -> list[tuple[PatientAssessment, ...]]:
     chunk, criteria, options = payload
     return [assess_patient(series, criteria, options) for series in chunk]
 
 
-def _assess_encoded(payload: tuple[Sequence[PatientSeries], tuple[Criteria, ...],
-                                   AssessmentOptions]) -> bytes:
+def _assess_encoded(
+    payload: tuple[Sequence[PatientSeries], tuple[Criteria, ...], AssessmentOptions],
+) -> bytes:
     return encode(_assess_chunk(payload))
 
 
@@ -177,7 +192,7 @@ def assess_cohort(
         if workers <= 1 or len(cohort) < 2 * workers:
             return _assess_chunk((cohort, chosen, options))
         size = -(-len(cohort) // (workers * 4))
-        payloads = [(cohort[a:a + size], chosen, options) for a in range(0, len(cohort), size)]
+        payloads = [(cohort[a : a + size], chosen, options) for a in range(0, len(cohort), size)]
         results: list[tuple[PatientAssessment, ...]] = []
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

@@ -114,9 +114,7 @@ def assess_irecist(
     baseline = timepoints[0]
     facts = facts or SeriesFacts(timepoints)
     targets = facts.targets
-    baseline_sum = (
-        facts.snapshot(0, Metric.LONGEST).sum_mm if targets else None
-    )
+    baseline_sum = facts.snapshot(0, Metric.LONGEST).sum_mm if targets else None
     nadir = baseline_sum
     results = [
         TimepointAssessment(
@@ -160,9 +158,7 @@ def assess_irecist(
                 organ_count[organ] += 1
             else:
                 new_non_targets.append(lesion_id)
-        new_target_sum = sum(
-            (_new_lesion_value(timepoint, i) for i in new_targets), start=ZERO
-        )
+        new_target_sum = sum((_new_lesion_value(timepoint, i) for i in new_targets), start=ZERO)
         new_non_target_progression = any(
             (m := timepoint.by_id.get(i)) is not None
             and m.status is LesionStatus.UNEQUIVOCAL_PROGRESSION
@@ -179,16 +175,15 @@ def assess_irecist(
         change_baseline = change_nadir = None
         if baseline_sum is not None and nadir is not None:
             snapshot = facts.snapshot(index, Metric.LONGEST)
-            target = size_category(snapshot, baseline_sum, nadir, PR_DECREASE_PCT,
-                                   PD_INCREASE_PCT)
+            target = size_category(snapshot, baseline_sum, nadir, PR_DECREASE_PCT, PD_INCREASE_PCT)
             if options.continued_pr and pr_reached and target is Response.SD:
                 target = Response.PR
             if target in (Response.PR, Response.CR):
                 pr_reached = True
-            versus_baseline = size_category(snapshot, baseline_sum, baseline_sum,
-                                            PR_DECREASE_PCT, PD_INCREASE_PCT)
-            versus_nadir = size_category(snapshot, nadir, nadir, PR_DECREASE_PCT,
-                                         PD_INCREASE_PCT)
+            versus_baseline = size_category(
+                snapshot, baseline_sum, baseline_sum, PR_DECREASE_PCT, PD_INCREASE_PCT
+            )
+            versus_nadir = size_category(snapshot, nadir, nadir, PR_DECREASE_PCT, PD_INCREASE_PCT)
             if not snapshot.missing:
                 total = snapshot.sum_mm
                 change_baseline = percent_change(total, baseline_sum)
@@ -227,7 +222,12 @@ def assess_irecist(
                     f"{low_days}-{high_days} day window"
                 )
             reasons = _confirmation_reasons(
-                pending, total, target, non_target, new_ids, new_target_sum,
+                pending,
+                total,
+                target,
+                non_target,
+                new_ids,
+                new_target_sum,
                 new_non_target_progression,
             )
             if reasons:
@@ -257,8 +257,7 @@ def assess_irecist(
                 non_target_response=None if non_target is None else _TO_IRECIST[non_target],
                 new_lesions=finding,
                 overall_response=response,
-                response_vs_baseline=_versus(versus_baseline, non_target, new_present,
-                                             progressed),
+                response_vs_baseline=_versus(versus_baseline, non_target, new_present, progressed),
                 response_vs_nadir=_versus(versus_nadir, non_target, new_present, progressed),
                 strict_response=strict,
                 new_baseline_lesions=ledger.new_baseline_ids[index],
@@ -307,9 +306,7 @@ def _confirmation_reasons(
     if further:
         reasons.append(f"further new lesion(s) {', '.join(sorted(further))}")
     if new_target_sum - pending.new_target_sum_mm >= PD_MIN_INCREASE_MM:
-        reasons.append(
-            f"new-lesion target sum up {new_target_sum - pending.new_target_sum_mm} mm"
-        )
+        reasons.append(f"new-lesion target sum up {new_target_sum - pending.new_target_sum_mm} mm")
     if new_non_target_progression:
         reasons.append("new non-target lesion progression")
     return reasons

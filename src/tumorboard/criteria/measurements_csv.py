@@ -19,10 +19,23 @@ equivocal``. The PERCIST liver reference is a row with ``lesion_id``
 ``liver-reference`` whose ``sul_peak`` is the liver SUL mean (role and
 status may be empty).
 
+PET lesions: a row whose ``modality`` starts with ``pet`` (``pet-fdg``,
+``pet-dotatate``, or plain ``pet``) and that has a ``sul_peak`` but no
+``longest_diameter_mm`` or ``short_axis_mm`` is a PET-only reading. With role
+``target`` it is a PERCIST target: list the hottest lesions of each scan
+(at most 5, 2 per organ); their ids need not recur at other scans, since
+PERCIST compares the hottest lesion of each scan. Size-based criteria
+(RECIST 1.1, iRECIST, Choi, mRECIST) ignore PET-only lesions and report NE
+when nothing else is measurable. A lesion first seen at follow-up and typical
+of tumour has role ``new`` (PERCIST PMD).
+
 Each patient needs exactly one baseline timepoint, recognised by its label
 (``baseline``, ``BL``, ``screening``, ``T0``, ``week 0`` ...; see
-:data:`BASELINE_LABELS`); follow-ups come in the order of their first row and
-their dates must increase. A timepoint labelled ``pre-baseline`` is a
+:data:`BASELINE_LABELS`). Without such a label the patient's first timepoint
+(in row order) is the baseline, unless its label names a follow-up
+(``week 12``, ``FU1``, ``cycle 3``, ``month 6`` ...): then the baseline is
+missing and that is an error. Follow-ups come in the order of their first row
+and their dates must increase. A timepoint labelled ``pre-baseline`` is a
 pre-treatment scan used only for growth rates.
 
 Row numbers in errors count the header as row 1 (as a spreadsheet shows).
@@ -33,6 +46,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -85,12 +99,31 @@ _DECIMAL_COLUMNS = (
     "slice_thickness_mm",
     "tlg_g",
 )
-_BOOLEANS = {"true": True, "false": False, "": False, "yes": True, "no": False,
-             "1": True, "0": False}
+_BOOLEANS = {
+    "true": True,
+    "false": False,
+    "": False,
+    "yes": True,
+    "no": False,
+    "1": True,
+    "0": False,
+}
 #: Timepoint labels (lower case, letters and digits only) that name the baseline.
 BASELINE_LABELS = frozenset(
-    {"baseline", "bl", "base", "screening", "pretreatment", "t0", "tp0", "week0", "w0",
-     "day0", "visit0", "v0"}
+    {
+        "baseline",
+        "bl",
+        "base",
+        "screening",
+        "pretreatment",
+        "t0",
+        "tp0",
+        "week0",
+        "w0",
+        "day0",
+        "visit0",
+        "v0",
+    }
 )
 _ROLES = {role.value: role for role in LesionRole}
 _STATUSES = {status.value: status for status in LesionStatus}
@@ -189,11 +222,23 @@ def parse_measurement_rows(
     for patient_id, timepoints in patients.items():
         baseline_labels = [label for label in timepoints if is_baseline_label(label)]
         if not baseline_labels:
-            first_row = min(entry[1] for entry in timepoints.values())
-            raise InputError(
-                f"row {first_row}: no baseline: none of the patient's timepoints is labelled "
-                f"as one ({', '.join(sorted(BASELINE_LABELS)[:4])}, ...)"
+            first_label = (
+                next(label for label in timepoints if label.lower() != PRE_BASELINE_LABEL)
+                if any(label.lower() != PRE_BASELINE_LABEL for label in timepoints)
+                else None
             )
+            if first_label is None or is_follow_up_label(first_label):
+                first_row = min(entry[1] for entry in timepoints.values())
+                shown = (
+                    f"the first timepoint {first_label!r} is a follow-up and "
+                    if first_label
+                    else ""
+                )
+                raise InputError(
+                    f"row {first_row}: no baseline: {shown}none of the patient's timepoints "
+                    f"is labelled as one ({', '.join(sorted(BASELINE_LABELS)[:4])}, ...)"
+                )
+            baseline_labels = [first_label]
         if len(baseline_labels) > 1:
             second = timepoints[baseline_labels[1]][1]
             raise InputError(
@@ -224,6 +269,19 @@ def is_baseline_label(label: str) -> bool:
     return text in BASELINE_LABELS or text.startswith("baseline")
 
 
+_FOLLOW_UP_LABEL = re.compile(
+    r"^(?:(?:week|wk|w|month|mo|m|day|d|fu|followup|follow|post|restaging)\d*[1-9]\d*"
+    r"|(?:cycle|c)(?:[2-9]|\d{2,})(?:d\d+)?"
+    r"|fu|followup|nadir|progression|posttreatment)$"
+)
+
+
+def is_follow_up_label(label: str) -> bool:
+    """Whether a timepoint label names a follow-up (``week 12``, ``FU1``, ``cycle 3`` ...)."""
+    text = "".join(ch for ch in label.lower() if ch.isalnum())
+    return bool(_FOLLOW_UP_LABEL.match(text))
+
+
 def _required(row: Mapping[str, str], column: str, row_number: int) -> str:
     value = row.get(column, "")
     if not value:
@@ -235,9 +293,7 @@ def _date(text: str, row_number: int) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise InputError(
-            f"row {row_number}: date must be ISO YYYY-MM-DD; got {text!r}"
-        ) from None
+        raise InputError(f"row {row_number}: date must be ISO YYYY-MM-DD; got {text!r}") from None
 
 
 def _measurement(row: Mapping[str, str], row_number: int) -> LesionMeasurement:
@@ -257,8 +313,7 @@ def _measurement(row: Mapping[str, str], row_number: int) -> LesionMeasurement:
     status = _STATUSES.get(status_text)
     if status is None:
         raise InputError(
-            f"row {row_number}: status must be one of {', '.join(_STATUSES)}; "
-            f"got {row['status']!r}"
+            f"row {row_number}: status must be one of {', '.join(_STATUSES)}; got {row['status']!r}"
         )
     numbers: dict[str, Decimal | None] = {}
     for column in _DECIMAL_COLUMNS:

@@ -122,9 +122,7 @@ def build_ledger(series: PatientSeries, new_baseline_rule: bool = True) -> NewLe
                 elif status is LesionStatus.EQUIVOCAL:
                     kinds[lesion_id] = "equivocal"
                     equivocal[index] = True
-                    notes[index].append(
-                        f"new lesion {lesion_id} equivocal: held until confirmed"
-                    )
+                    notes[index].append(f"new lesion {lesion_id} equivocal: held until confirmed")
                 else:
                     kinds[lesion_id] = "new"
                     progression[index].add(lesion_id)
@@ -157,9 +155,7 @@ def build_ledger(series: PatientSeries, new_baseline_rule: bool = True) -> NewLe
                     strict[index].add(lesion_id)
                 if status is LesionStatus.UNEQUIVOCAL_PROGRESSION:
                     progression[index].add(lesion_id)
-                    notes[index].append(
-                        f"new baseline lesion {lesion_id} progressed unequivocally"
-                    )
+                    notes[index].append(f"new baseline lesion {lesion_id} progressed unequivocally")
         new_baseline[index] = list(baseline_listed)
         seen_modalities |= timepoint.modalities
     if not new_baseline_rule:

@@ -65,12 +65,13 @@ class AssessmentOptions:
             )
         except ValueError:
             raise InputError(
-                "choi_pd_reference must be 'baseline' or 'nadir'; "
-                f"got {self.choi_pd_reference!r}"
+                f"choi_pd_reference must be 'baseline' or 'nadir'; got {self.choi_pd_reference!r}"
             ) from None
         if self.confirmation_interval_days < 0 or self.sd_min_days < 0:
             raise InputError("confirmation_interval_days and sd_min_days must be >= 0")
         low, high = self.iupd_window_days
         if not 0 <= low <= high:
-            raise InputError(f"iupd_window_days must be (low, high) with 0 <= low <= high; got "
-                             f"{self.iupd_window_days}")
+            raise InputError(
+                f"iupd_window_days must be (low, high) with 0 <= low <= high; got "
+                f"{self.iupd_window_days}"
+            )

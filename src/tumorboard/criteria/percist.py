@@ -1,7 +1,11 @@
 """PERCIST 1.0 (Wahl et al., J Nucl Med 2009;50:122S-150S) on per-timepoint PET readings.
 
 The measured quantity is the SULpeak of the single hottest lesion (which may
-be a different lesion at follow-up). The liver reference row
+be a different lesion at follow-up). Every row with a ``sul_peak`` counts,
+whatever its role; PET-only readings (a ``pet-*`` row without diameters)
+are PERCIST's own: marked ``target`` they may be listed per scan -- the
+hottest lesions of each scan, not necessarily the same lesions -- while a
+lesion first seen at follow-up and typical of tumour is ``new`` (PMD). The liver reference row
 (``liver-reference``: ``sul_peak`` = liver SUL mean, ``sul_sd`` its SD)
 gives
 
@@ -56,11 +60,22 @@ CHANGE_SUL = Decimal("0.8")
 LIVER_TOLERANCE_PCT = Decimal(20)
 LIVER_TOLERANCE_SUL = Decimal("0.3")
 TLG_INCREASE_PCT = Decimal(75)
+#: Modality text of a PET reading whose tracer is not named.
+GENERIC_PET = "pet"
 
 
 def _same_tracer(modality: str, tracer: str) -> bool:
-    """A reading counts when made with the baseline tracer or on the CT of the PET/CT."""
-    return modality == tracer or not modality.startswith("pet")
+    """A reading counts when made with the baseline tracer or on the CT of the PET/CT.
+
+    A plain ``pet`` (tracer not named, as ``tumorboard measure`` writes it) is
+    taken to be the baseline tracer.
+    """
+    return (
+        modality == tracer
+        or not modality.startswith("pet")
+        or modality == GENERIC_PET
+        or tracer == GENERIC_PET
+    )
 
 
 def _pet_readings(timepoint: Timepoint, tracer: str) -> list[Decimal]:
@@ -74,8 +89,11 @@ def _pet_readings(timepoint: Timepoint, tracer: str) -> list[Decimal]:
 
 
 def _total_tlg(timepoint: Timepoint, tracer: str) -> Decimal | None:
-    values = [m.tlg_g for m in timepoint.measurements
-              if m.sul_peak is not None and _same_tracer(m.modality, tracer)]
+    values = [
+        m.tlg_g
+        for m in timepoint.measurements
+        if m.sul_peak is not None and _same_tracer(m.modality, tracer)
+    ]
     if not values or any(v is None for v in values):
         return None
     return sum((v for v in values if v is not None), start=ZERO)
@@ -115,15 +133,19 @@ def assess_percist(
     timepoints = series.timepoints
     baseline = timepoints[0]
     liver0 = baseline.liver_reference
-    tracer = liver0.modality if liver0 is not None else next(
-        (m.modality for m in baseline.measurements
-         if m.sul_peak is not None and m.modality.startswith("pet")), "pet"
+    tracer = (
+        liver0.modality
+        if liver0 is not None
+        else next(
+            (
+                m.modality
+                for m in baseline.measurements
+                if m.sul_peak is not None and m.modality.startswith("pet")
+            ),
+            "pet",
+        )
     )
-    base_readings = [
-        m.sul_peak
-        for m in baseline.measurements
-        if m.sul_peak is not None and m.role is not LesionRole.NEW
-    ]
+    base_readings = _pet_readings(baseline, tracer)
     problem = None
     base_hot: Decimal | None = max(base_readings) if base_readings else None
     if base_hot is None:
@@ -158,8 +180,7 @@ def assess_percist(
     ]
     base_tlg = _total_tlg(baseline, tracer)
     nadir = base_hot
-    non_target_ids = [m.lesion_id for m in baseline.measurements
-                      if m.role is LesionRole.NON_TARGET]
+    non_target_ids = [m.lesion_id for m in baseline.measurements if m.role is LesionRole.NON_TARGET]
     for index in range(1, len(timepoints)):
         timepoint = timepoints[index]
         notes = list(ledger.notes[index])
@@ -224,8 +245,9 @@ def assess_percist(
                 target_sum_mm=None,
                 change_from_baseline_pct=change_baseline,
                 change_from_nadir_pct=change_nadir,
-                target_response=None if versus_baseline is None else _category(
-                    hot or ZERO, base_hot or ZERO),
+                target_response=None
+                if versus_baseline is None
+                else _category(hot or ZERO, base_hot or ZERO),
                 non_target_response=None,
                 new_lesions=finding,
                 overall_response=response,

@@ -117,14 +117,16 @@ def assess_recist(
         if baseline_sum is not None and nadir is not None:
             snapshot = facts.snapshot(index, metric)
             total = snapshot.sum_mm
-            target = size_category(snapshot, baseline_sum, nadir, PR_DECREASE_PCT,
-                                   PD_INCREASE_PCT)
+            target = size_category(snapshot, baseline_sum, nadir, PR_DECREASE_PCT, PD_INCREASE_PCT)
             if snapshot.missing:
                 names = ", ".join(snapshot.missing)
                 notes.append(
                     f"target lesion(s) {names} not evaluated: "
-                    + ("measured sum alone meets PD" if target is Response.PD
-                       else "result could change, NE")
+                    + (
+                        "measured sum alone meets PD"
+                        if target is Response.PD
+                        else "result could change, NE"
+                    )
                 )
             if options.continued_pr and pr_reached and target is Response.SD:
                 target = Response.PR
@@ -132,10 +134,10 @@ def assess_recist(
             if not snapshot.missing:
                 change_baseline = percent_change(total, baseline_sum)
                 change_nadir = percent_change(total, nadir)
-            versus_baseline = size_category(snapshot, baseline_sum, baseline_sum,
-                                            PR_DECREASE_PCT, PD_INCREASE_PCT)
-            versus_nadir = size_category(snapshot, nadir, nadir, PR_DECREASE_PCT,
-                                         PD_INCREASE_PCT)
+            versus_baseline = size_category(
+                snapshot, baseline_sum, baseline_sum, PR_DECREASE_PCT, PD_INCREASE_PCT
+            )
+            versus_nadir = size_category(snapshot, nadir, nadir, PR_DECREASE_PCT, PD_INCREASE_PCT)
             if target in (Response.PR, Response.CR):
                 pr_reached = True
             if not snapshot.missing and total < nadir:

@@ -101,9 +101,7 @@ def _enum(kind: type[StrEnum], value: object, name: str, row: int | None) -> Str
         return kind(str(value))
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise InputError(
-            f"{_where(row)}{name} must be one of {allowed}; got {value!r}"
-        ) from None
+        raise InputError(f"{_where(row)}{name} must be one of {allowed}; got {value!r}") from None
 
 
 def _where(row: int | None) -> str:
@@ -130,6 +128,9 @@ class LesionMeasurement:
     modality : str
         Imaging procedure of this reading, lower case (``"ct"``, ``"mr"``,
         ``"pet-fdg"``, ``"pet-dotatate"``).
+        A row whose modality is PET (``pet-*``) and that has neither a
+        longest diameter nor a short axis is a PET-only reading
+        (:attr:`is_pet_only`): PERCIST uses it, the size-based criteria do not.
     longest_diameter_mm, short_axis_mm : Decimal, optional
         In-plane longest diameter and perpendicular short axis.
     mean_hu : Decimal, optional
@@ -182,9 +183,7 @@ class LesionMeasurement:
         if self.role.__class__ is not LesionRole:
             object.__setattr__(self, "role", _enum(LesionRole, self.role, "role", self.row))
         if self.status.__class__ is not LesionStatus:
-            object.__setattr__(
-                self, "status", _enum(LesionStatus, self.status, "status", self.row)
-            )
+            object.__setattr__(self, "status", _enum(LesionStatus, self.status, "status", self.row))
         if not self.lesion_id:
             raise InputError(f"{_where(self.row)}lesion_id must not be empty")
         for name in (
@@ -208,6 +207,19 @@ class LesionMeasurement:
     def is_liver_reference(self) -> bool:
         """Whether this is the PERCIST liver-reference row."""
         return self.lesion_id == LIVER_REFERENCE_ID
+
+    @property
+    def is_pet_only(self) -> bool:
+        """A PET reading without an anatomical size (no longest diameter, no short axis).
+
+        Such a lesion is measured by its SULpeak for PERCIST; the size-based
+        criteria (RECIST 1.1, iRECIST, Choi, mRECIST) cannot measure it.
+        """
+        return (
+            self.longest_diameter_mm is None
+            and self.short_axis_mm is None
+            and self.modality.lower().startswith("pet")
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,8 +110,7 @@ def patient_info_from_mapping(data: Mapping[str, object], source: str = "patient
 
     Unknown keys are errors (a misspelt key would silently change the criteria).
     """
-    allowed = {"study_id", "drug_class", "drug", "tumour", "previous_treatments",
-               "prolactinoma"}
+    allowed = {"study_id", "drug_class", "drug", "tumour", "previous_treatments", "prolactinoma"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}")
@@ -140,8 +139,12 @@ def patient_info_from_mapping(data: Mapping[str, object], source: str = "patient
         raise InputError(f"{source}: {exc}") from None
 
 
-_PROLACTINOMA_KEYS = ("prolactin_ug_per_l", "upper_limit_normal_ug_per_l", "baseline_size_ml",
-                      "current_size_ml")
+_PROLACTINOMA_KEYS = (
+    "prolactin_ug_per_l",
+    "upper_limit_normal_ug_per_l",
+    "baseline_size_ml",
+    "current_size_ml",
+)
 
 
 def _prolactinoma(value: object) -> ProlactinomaReading | None:
@@ -193,9 +196,7 @@ def choose_criteria(
     """
     if drug_class is None:
         return tuple(Criteria)
-    has_pet = any(
-        m.sul_peak is not None for s in series for m in s.baseline.measurements
-    )
+    has_pet = any(m.sul_peak is not None for s in series for m in s.baseline.measurements)
     chosen = list(recommended_criteria(drug_class))
     if has_pet and Criteria.PERCIST not in chosen:
         chosen.append(Criteria.PERCIST)

@@ -3,6 +3,10 @@
 Shared by RECIST 1.1, iRECIST, Choi and mRECIST, which differ in which
 diameter they sum (:class:`Metric`) and in their thresholds.
 
+Only lesions with an anatomical size take part: PET-only baseline lesions
+(a ``pet-*`` row without diameters) belong to PERCIST, so a patient whose
+lesions are all PET-only has no target or non-target disease here (NE).
+
 Lesion values (RECIST 1.1): a node counts its short axis, another lesion its
 longest (or, for mRECIST, viable) diameter; ``absent`` is 0 mm,
 ``too-small`` is 5 mm, ``not-evaluated`` or a missing row is unknown. A
@@ -133,17 +137,41 @@ def target_snapshot(
 
 
 def baseline_targets(timepoint: Timepoint) -> tuple[LesionMeasurement, ...]:
-    """The target lesions of a baseline timepoint, in row order."""
-    return tuple(m for m in timepoint.measurements if m.role is LesionRole.TARGET)
+    """The size-measured target lesions of a baseline timepoint, in row order.
+
+    PET-only targets (SULpeak, no diameter) are PERCIST's and not listed.
+    """
+    return tuple(
+        m for m in timepoint.measurements if m.role is LesionRole.TARGET and not m.is_pet_only
+    )
 
 
 def baseline_non_targets(timepoint: Timepoint) -> tuple[LesionMeasurement, ...]:
-    """The non-target lesions of a baseline timepoint, in row order."""
-    return tuple(m for m in timepoint.measurements if m.role is LesionRole.NON_TARGET)
+    """The non-target lesions of a baseline timepoint seen on anatomical imaging, in row order.
+
+    PET-only non-targets are left to PERCIST: a size-based criteria cannot
+    follow a lesion it never saw.
+    """
+    return tuple(
+        m for m in timepoint.measurements if m.role is LesionRole.NON_TARGET and not m.is_pet_only
+    )
 
 
-def is_progression(current: Decimal, reference: Decimal, percent: Decimal,
-                   min_increase_mm: Decimal = PD_MIN_INCREASE_MM) -> bool:
+def pet_only_lesions(timepoint: Timepoint) -> tuple[str, ...]:
+    """Ids of the baseline target and non-target lesions read on PET only."""
+    return tuple(
+        m.lesion_id
+        for m in timepoint.measurements
+        if m.role is not LesionRole.NEW and m.is_pet_only
+    )
+
+
+def is_progression(
+    current: Decimal,
+    reference: Decimal,
+    percent: Decimal,
+    min_increase_mm: Decimal = PD_MIN_INCREASE_MM,
+) -> bool:
     """Increase of at least ``percent`` % and at least ``min_increase_mm`` over ``reference``."""
     return current - reference >= min_increase_mm and change_at_least(current, reference, percent)
 
@@ -249,8 +277,7 @@ class SeriesFacts:
     it to each criteria (a plain slotted class: it is a cache, not a record).
     """
 
-    __slots__ = ("_non_target", "_snapshots", "non_targets", "target_ids", "targets",
-                 "timepoints")
+    __slots__ = ("_non_target", "_snapshots", "non_targets", "target_ids", "targets", "timepoints")
 
     def __init__(self, timepoints: tuple[Timepoint, ...]) -> None:
         self.timepoints = timepoints
@@ -265,8 +292,7 @@ class SeriesFacts:
         key = (index, metric is Metric.LONGEST)
         found = self._snapshots.get(key)
         if found is None:
-            found = target_snapshot(self.timepoints[index], self.targets, self.target_ids,
-                                    metric)
+            found = target_snapshot(self.timepoints[index], self.targets, self.target_ids, metric)
             self._snapshots[key] = found
         return found
 

@@ -98,16 +98,18 @@ def _farthest_pair(points: NDArray[np.float64]) -> tuple[float, NDArray[np.float
     return length, direction
 
 
-def _pixel_corners(rows: NDArray[np.intp], cols: NDArray[np.intp], dy: float,
-                   dx: float) -> NDArray[np.float64]:
+def _pixel_corners(
+    rows: NDArray[np.intp], cols: NDArray[np.intp], dy: float, dx: float
+) -> NDArray[np.float64]:
     offsets = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
     centres = np.stack([rows, cols], axis=1).astype(float)
     corners = (centres[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
     return np.unique(corners * np.array([dy, dx]), axis=0)
 
 
-def in_plane_diameters(mask: NDArray[np.bool_], spacing_yx_mm: tuple[float, float]
-                       ) -> tuple[float, float]:
+def in_plane_diameters(
+    mask: NDArray[np.bool_], spacing_yx_mm: tuple[float, float]
+) -> tuple[float, float]:
     """Longest Feret diameter and perpendicular width of a 2-D mask.
 
     Parameters
@@ -274,6 +276,5 @@ def _peak(image: Volume, mask: NDArray[np.bool_]) -> float:
     low = np.maximum(where.min(axis=0) - pad, 0)
     high = np.minimum(where.max(axis=0) + np.array(pad) + 1, mask.shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
-    local = ndimage.correlate(np.asarray(image.array, dtype=float)[box], kernel,
-                              mode="nearest")
+    local = ndimage.correlate(np.asarray(image.array, dtype=float)[box], kernel, mode="nearest")
     return float(local[mask[box]].max())

@@ -36,9 +36,21 @@ from tumorboard.imaging.volume import Volume
 
 PATIENT_ID = "TB-REF-0001"
 COLUMNS = (
-    "patient_id", "timepoint", "date", "modality", "lesion_id", "organ", "role", "is_node",
-    "longest_diameter_mm", "short_axis_mm", "mean_hu", "viable_diameter_mm", "sul_peak",
-    "status", "sul_sd",
+    "patient_id",
+    "timepoint",
+    "date",
+    "modality",
+    "lesion_id",
+    "organ",
+    "role",
+    "is_node",
+    "longest_diameter_mm",
+    "short_axis_mm",
+    "mean_hu",
+    "viable_diameter_mm",
+    "sul_peak",
+    "status",
+    "sul_sd",
 )
 TIMEPOINTS = (
     ("pre-baseline", "2023-10-02"),
@@ -50,53 +62,83 @@ TIMEPOINTS = (
 )
 # lesion: (organ, role, is_node, per timepoint: (LD, SA, HU, viable, SULpeak, status) or None)
 _LESIONS: dict[str, tuple[str, str, bool, tuple[tuple[str, ...] | None, ...]]] = {
-    "L1": ("liver segment VIII", "target", False, (
-        ("36.0", "", "", "", "", "present"),
-        ("42.0", "", "95", "38.0", "7.8", "present"),
-        ("30.0", "", "82", "24.0", "5.0", "present"),
-        ("28.0", "", "75", "20.0", "4.1", "present"),
-        ("47.0", "", "40", "18.0", "3.2", "present"),
-        ("48.0", "", "42", "22.0", "3.9", "present"),
-    )),
-    "L2": ("liver segment II", "target", False, (
-        ("24.0", "", "", "", "", "present"),
-        ("28.0", "", "90", "24.0", "5.6", "present"),
-        ("19.0", "", "78", "15.0", "3.9", "present"),
-        ("17.0", "", "70", "12.0", "3.4", "present"),
-        ("19.0", "", "70", "13.0", "3.0", "present"),
-        ("22.0", "", "72", "16.0", "3.6", "present"),
-    )),
-    "N1": ("lymph node peripancreatic", "target", True, (
-        ("22.0", "16.0", "", "", "", "present"),
-        ("25.0", "18.0", "60", "", "4.2", "present"),
-        ("18.0", "12.0", "58", "", "3.0", "present"),
-        ("16.0", "11.0", "56", "", "2.8", "present"),
-        ("16.0", "11.0", "55", "", "2.7", "present"),
-        ("18.0", "13.0", "58", "", "2.9", "present"),
-    )),
-    "B1": ("bone T11", "non-target", False, (
-        None,
-        ("", "", "", "", "", "present"),
-        ("", "", "", "", "", "present"),
-        ("", "", "", "", "", "present"),
-        ("", "", "", "", "", "present"),
-        ("", "", "", "", "", "present"),
-    )),
-    "N2": ("lymph node para-aortic", "non-target", True, (
-        None,
-        ("", "12.0", "", "", "", "present"),
-        ("", "11.0", "", "", "", "present"),
-        ("", "9.0", "", "", "", "present"),
-        ("", "9.0", "", "", "", "present"),
-        ("", "10.0", "", "", "", "present"),
-    )),
+    "L1": (
+        "liver segment VIII",
+        "target",
+        False,
+        (
+            ("36.0", "", "", "", "", "present"),
+            ("42.0", "", "95", "38.0", "7.8", "present"),
+            ("30.0", "", "82", "24.0", "5.0", "present"),
+            ("28.0", "", "75", "20.0", "4.1", "present"),
+            ("47.0", "", "40", "18.0", "3.2", "present"),
+            ("48.0", "", "42", "22.0", "3.9", "present"),
+        ),
+    ),
+    "L2": (
+        "liver segment II",
+        "target",
+        False,
+        (
+            ("24.0", "", "", "", "", "present"),
+            ("28.0", "", "90", "24.0", "5.6", "present"),
+            ("19.0", "", "78", "15.0", "3.9", "present"),
+            ("17.0", "", "70", "12.0", "3.4", "present"),
+            ("19.0", "", "70", "13.0", "3.0", "present"),
+            ("22.0", "", "72", "16.0", "3.6", "present"),
+        ),
+    ),
+    "N1": (
+        "lymph node peripancreatic",
+        "target",
+        True,
+        (
+            ("22.0", "16.0", "", "", "", "present"),
+            ("25.0", "18.0", "60", "", "4.2", "present"),
+            ("18.0", "12.0", "58", "", "3.0", "present"),
+            ("16.0", "11.0", "56", "", "2.8", "present"),
+            ("16.0", "11.0", "55", "", "2.7", "present"),
+            ("18.0", "13.0", "58", "", "2.9", "present"),
+        ),
+    ),
+    "B1": (
+        "bone T11",
+        "non-target",
+        False,
+        (
+            None,
+            ("", "", "", "", "", "present"),
+            ("", "", "", "", "", "present"),
+            ("", "", "", "", "", "present"),
+            ("", "", "", "", "", "present"),
+            ("", "", "", "", "", "present"),
+        ),
+    ),
+    "N2": (
+        "lymph node para-aortic",
+        "non-target",
+        True,
+        (
+            None,
+            ("", "12.0", "", "", "", "present"),
+            ("", "11.0", "", "", "", "present"),
+            ("", "9.0", "", "", "", "present"),
+            ("", "9.0", "", "", "", "present"),
+            ("", "10.0", "", "", "", "present"),
+        ),
+    ),
 }
-_LIVER_SUL = (None, ("2.10", "0.25"), ("2.05", "0.24"), ("2.15", "0.26"), ("2.08", "0.25"),
-              ("2.12", "0.25"))
+_LIVER_SUL = (
+    None,
+    ("2.10", "0.25"),
+    ("2.05", "0.24"),
+    ("2.15", "0.26"),
+    ("2.08", "0.25"),
+    ("2.12", "0.25"),
+)
 # new lesions: (id, organ, first timepoint index, modality, rows from then on)
 _NEW = (
-    ("X1", "bone L2 (DOTATATE-avid)", 3, "pet-dotatate",
-     (("", "", "", "", "", "present"),) * 3),
+    ("X1", "bone L2 (DOTATATE-avid)", 3, "pet-dotatate", (("", "", "", "", "", "present"),) * 3),
     ("X2", "liver segment VI", 5, "ct", (("14.0", "", "85", "14.0", "5.5", "present"),)),
 )
 
@@ -122,25 +164,63 @@ def reference_measurement_rows() -> list[dict[str, str]]:
             if reading is None:
                 continue
             ld, sa, hu, viable, sul, status = reading
-            rows.append({**base, "modality": "ct", "lesion_id": lesion_id, "organ": organ,
-                         "role": role, "is_node": "true" if is_node else "false",
-                         "longest_diameter_mm": ld, "short_axis_mm": sa, "mean_hu": hu,
-                         "viable_diameter_mm": viable, "sul_peak": sul, "status": status,
-                         "sul_sd": ""})
+            rows.append(
+                {
+                    **base,
+                    "modality": "ct",
+                    "lesion_id": lesion_id,
+                    "organ": organ,
+                    "role": role,
+                    "is_node": "true" if is_node else "false",
+                    "longest_diameter_mm": ld,
+                    "short_axis_mm": sa,
+                    "mean_hu": hu,
+                    "viable_diameter_mm": viable,
+                    "sul_peak": sul,
+                    "status": status,
+                    "sul_sd": "",
+                }
+            )
         for lesion_id, organ, first, modality, new_rows in _NEW:
             if index < first:
                 continue
             ld, sa, hu, viable, sul, status = new_rows[index - first]
-            rows.append({**base, "modality": modality, "lesion_id": lesion_id, "organ": organ,
-                         "role": "new", "is_node": "false", "longest_diameter_mm": ld,
-                         "short_axis_mm": sa, "mean_hu": hu, "viable_diameter_mm": viable,
-                         "sul_peak": sul, "status": status, "sul_sd": ""})
+            rows.append(
+                {
+                    **base,
+                    "modality": modality,
+                    "lesion_id": lesion_id,
+                    "organ": organ,
+                    "role": "new",
+                    "is_node": "false",
+                    "longest_diameter_mm": ld,
+                    "short_axis_mm": sa,
+                    "mean_hu": hu,
+                    "viable_diameter_mm": viable,
+                    "sul_peak": sul,
+                    "status": status,
+                    "sul_sd": "",
+                }
+            )
         liver = _LIVER_SUL[index]
         if liver is not None:
-            rows.append({**base, "modality": "pet-fdg", "lesion_id": "liver-reference",
-                         "organ": "liver", "role": "", "is_node": "", "longest_diameter_mm": "",
-                         "short_axis_mm": "", "mean_hu": "", "viable_diameter_mm": "",
-                         "sul_peak": liver[0], "status": "", "sul_sd": liver[1]})
+            rows.append(
+                {
+                    **base,
+                    "modality": "pet-fdg",
+                    "lesion_id": "liver-reference",
+                    "organ": "liver",
+                    "role": "",
+                    "is_node": "",
+                    "longest_diameter_mm": "",
+                    "short_axis_mm": "",
+                    "mean_hu": "",
+                    "viable_diameter_mm": "",
+                    "sul_peak": liver[0],
+                    "status": "",
+                    "sul_sd": liver[1],
+                }
+            )
     return rows
 
 
@@ -177,15 +257,17 @@ CT_SHAPE = (24, 192, 192)
 CT_BACKGROUND_HU = 45.0
 CT_NOISE_HU = 4.0
 # lesion id -> (centre x, centre y in mm, in-plane angle of the long axis in degrees)
-_CT_PLACES = {"L1": (40.0, 42.0, 20.0), "L2": (112.0, 45.0, -35.0),
-              "N1": (50.0, 116.0, 60.0), "N2": (116.0, 116.0, 0.0)}
+_CT_PLACES = {
+    "L1": (40.0, 42.0, 20.0),
+    "L2": (112.0, 45.0, -35.0),
+    "N1": (50.0, 116.0, 60.0),
+    "N2": (116.0, 116.0, 0.0),
+}
 #: Short-to-long axis ratio of the non-nodal lesions in the synthetic CT.
 CT_LIVER_AXIS_RATIO = 0.75
 
 
-def synthetic_ct(
-    timepoint: str, rng: np.random.Generator
-) -> tuple[Volume, Volume, dict[int, str]]:
+def synthetic_ct(timepoint: str, rng: np.random.Generator) -> tuple[Volume, Volume, dict[int, str]]:
     """A contrast CT of ``timepoint`` whose lesions have the table's sizes and HU.
 
     Each lesion is an ellipsoid: long axis = the table's longest diameter,

@@ -66,8 +66,10 @@ def _measurement_check(checks: dict[str, bool]) -> str:
                 f"<td>{truth.mean_hu or ''}</td><td>{mean_hu:.1f}</td>"
                 f"<td>{size.volume_ml:.2f}</td><td>{'ok' if good else 'OFF'}</td></tr>"
             )
-        checks[f"{label}: lesion diameters from the synthetic CT within "
-               f"{tolerance_mm:.2f} mm and HU within {HU_TOLERANCE} of the table"] = ok
+        checks[
+            f"{label}: lesion diameters from the synthetic CT within "
+            f"{tolerance_mm:.2f} mm and HU within {HU_TOLERANCE} of the table"
+        ] = ok
     return (
         "<h3>Lesion measurement from the synthetic CT</h3><table><tr><th>Timepoint</th>"
         "<th>Lesion</th><th>Table LD</th><th>Measured LD</th><th>Table SA</th>"
@@ -82,8 +84,7 @@ def run_section(context: DemoContext) -> DemoSection:
     out.mkdir(parents=True, exist_ok=True)
     series = reference.reference_series()
     info = reference.reference_patient_info()
-    (out / "measurements.csv").write_text(reference.reference_measurements_csv(),
-                                          encoding="utf-8")
+    (out / "measurements.csv").write_text(reference.reference_measurements_csv(), encoding="utf-8")
     criteria = choose_criteria([series], None)
     assessments = assess_patient(series, criteria)
     case = PatientCase(series, assessments)
@@ -110,8 +111,16 @@ def run_section(context: DemoContext) -> DemoSection:
     checks["week-36: necrotic growth is RECIST PD but Choi PR"] = (
         str(week36["recist1.1"]) == "PD" and str(week36["choi"]) == "PR"
     )
-    files = ("crf.html", "crf.pdf", "crf.json", "response.csv", "sdtm/tu.csv",
-             "sdtm/tr.csv", "sdtm/rs.csv", "measurements.csv")
+    files = (
+        "crf.html",
+        "crf.pdf",
+        "crf.json",
+        "response.csv",
+        "sdtm/tu.csv",
+        "sdtm/tr.csv",
+        "sdtm/rs.csv",
+        "measurements.csv",
+    )
     checks["CRF outputs written (HTML, PDF, JSON, SDTM)"] = all(
         (out / name).is_file() and (out / name).stat().st_size > 0 for name in files
     )
@@ -127,5 +136,6 @@ def run_section(context: DemoContext) -> DemoSection:
         + body
         + measured
     )
-    return DemoSection(slug=SLUG, title="Response criteria and case-report form",
-                       html=fragment, checks=checks)
+    return DemoSection(
+        slug=SLUG, title="Response criteria and case-report form", html=fragment, checks=checks
+    )

@@ -57,8 +57,7 @@ def spider_plot(
         if not points:
             continue
         style = {"linewidth": 2.5, "color": "black"} if name == "sum" else {"linewidth": 1.2}
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
-                  **style)
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name, **style)
     for level, colour in ((20, "#d62728"), (-30, "#2ca02c")):
         axes.axhline(level, linestyle="--", linewidth=0.8, color=colour)
     axes.axhline(0, linewidth=0.6, color="grey")
@@ -75,8 +74,7 @@ def waterfall_plot(best_change: Mapping[str, float], title: str = "Best change")
     axes = figure.add_subplot()
     items = sorted(best_change.items(), key=lambda item: -item[1])
     colours = [
-        "#d62728" if value >= 20 else "#2ca02c" if value <= -30 else "#1f77b4"
-        for _, value in items
+        "#d62728" if value >= 20 else "#2ca02c" if value <= -30 else "#1f77b4" for _, value in items
     ]
     axes.bar([name for name, _ in items], [value for _, value in items], color=colours)
     axes.axhline(20, linestyle="--", linewidth=0.8, color="#d62728")
@@ -107,8 +105,9 @@ def lesion_timeline_plot(
     for row, (_name, kind, seen) in enumerate(lesions):
         marker, colour = _STATUS_MARKERS.get(kind, ("o", "black"))
         xs = [i for i, flag in enumerate(seen) if flag]
-        axes.scatter(xs, [row] * len(xs), marker=marker, color=colour,
-                     label=None if kind in shown else kind)
+        axes.scatter(
+            xs, [row] * len(xs), marker=marker, color=colour, label=None if kind in shown else kind
+        )
         shown.add(kind)
     axes.set_yticks(range(len(lesions)), [name for name, _, _ in lesions], fontsize=7)
     axes.set_xticks(range(len(timepoints)), list(timepoints), fontsize=7)

@@ -43,8 +43,10 @@ def _size(measurement: LesionMeasurement) -> tuple[float | None, float | None]:
         return 5.0, None
     long_axis = measurement.longest_diameter_mm
     short_axis = measurement.short_axis_mm
-    return (None if long_axis is None else float(long_axis),
-            None if short_axis is None else float(short_axis))
+    return (
+        None if long_axis is None else float(long_axis),
+        None if short_axis is None else float(short_axis),
+    )
 
 
 def build_measurement_report(
@@ -95,21 +97,32 @@ def build_measurement_report(
         long_axis, short_axis = _size(measurement)
         items = []
         if long_axis is not None:
-            items.append(hd.sr.Measurement(name=codes.SCT.LongAxis, value=long_axis,
-                                           unit=codes.UCUM.Millimeter))
+            items.append(
+                hd.sr.Measurement(
+                    name=codes.SCT.LongAxis, value=long_axis, unit=codes.UCUM.Millimeter
+                )
+            )
         if short_axis is not None:
-            items.append(hd.sr.Measurement(name=codes.SCT.ShortAxis, value=short_axis,
-                                           unit=codes.UCUM.Millimeter))
+            items.append(
+                hd.sr.Measurement(
+                    name=codes.SCT.ShortAxis, value=short_axis, unit=codes.UCUM.Millimeter
+                )
+            )
         if measurement.mean_hu is not None and measurement.status is not LesionStatus.ABSENT:
-            items.append(hd.sr.Measurement(name=codes.SCT.Mean,
-                                           value=float(measurement.mean_hu),
-                                           unit=codes.UCUM.HounsfieldUnit))
+            items.append(
+                hd.sr.Measurement(
+                    name=codes.SCT.Mean,
+                    value=float(measurement.mean_hu),
+                    unit=codes.UCUM.HounsfieldUnit,
+                )
+            )
         if not items:
             continue
         tracking = hd.sr.TrackingIdentifier(
             uid=tracking_uid(patient_id, measurement.lesion_id),
-            identifier=f"{measurement.lesion_id} ({measurement.role.value}, "
-            f"{measurement.organ})"[:64],
+            identifier=f"{measurement.lesion_id} ({measurement.role.value}, {measurement.organ})"[
+                :64
+            ],
         )
         groups.append(
             hd.sr.MeasurementsAndQualitativeEvaluations(

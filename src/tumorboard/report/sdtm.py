@@ -36,19 +36,68 @@ from tumorboard.criteria.records import (
     PatientAssessment,
 )
 from tumorboard.criteria.selection import PatientInfo
-from tumorboard.report.crf import Disclosure, PatientCase, study_day
+from tumorboard.report.crf_deid import Disclosure, study_day
+from tumorboard.report.crf_model import PatientCase
 
-TU_COLUMNS = ("STUDYID", "DOMAIN", "USUBJID", "TUSEQ", "TULNKID", "TUTESTCD", "TUTEST",
-              "TUORRES", "TUSTRESC", "TULOC", "TUMETHOD", "VISITNUM", "VISIT", "TUDTC", "TUDY")
-TR_COLUMNS = ("STUDYID", "DOMAIN", "USUBJID", "TRSEQ", "TRGRPID", "TRLNKID", "TRTESTCD",
-              "TRTEST", "TRORRES", "TRORRESU", "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRMETHOD",
-              "VISITNUM", "VISIT", "TRDTC", "TRDY")
-RS_COLUMNS = ("STUDYID", "DOMAIN", "USUBJID", "RSSEQ", "RSTESTCD", "RSTEST", "RSCAT",
-              "RSORRES", "RSSTRESC", "VISITNUM", "VISIT", "RSDTC", "RSDY")
+TU_COLUMNS = (
+    "STUDYID",
+    "DOMAIN",
+    "USUBJID",
+    "TUSEQ",
+    "TULNKID",
+    "TUTESTCD",
+    "TUTEST",
+    "TUORRES",
+    "TUSTRESC",
+    "TULOC",
+    "TUMETHOD",
+    "VISITNUM",
+    "VISIT",
+    "TUDTC",
+    "TUDY",
+)
+TR_COLUMNS = (
+    "STUDYID",
+    "DOMAIN",
+    "USUBJID",
+    "TRSEQ",
+    "TRGRPID",
+    "TRLNKID",
+    "TRTESTCD",
+    "TRTEST",
+    "TRORRES",
+    "TRORRESU",
+    "TRSTRESC",
+    "TRSTRESN",
+    "TRSTRESU",
+    "TRMETHOD",
+    "VISITNUM",
+    "VISIT",
+    "TRDTC",
+    "TRDY",
+)
+RS_COLUMNS = (
+    "STUDYID",
+    "DOMAIN",
+    "USUBJID",
+    "RSSEQ",
+    "RSTESTCD",
+    "RSTEST",
+    "RSCAT",
+    "RSORRES",
+    "RSSTRESC",
+    "VISITNUM",
+    "VISIT",
+    "RSDTC",
+    "RSDY",
+)
 
 _METHODS = {"ct": "CT SCAN", "mr": "MRI", "mri": "MRI"}
-_TU_RESULT = {LesionRole.TARGET: "TARGET", LesionRole.NON_TARGET: "NON-TARGET",
-              LesionRole.NEW: "NEW"}
+_TU_RESULT = {
+    LesionRole.TARGET: "TARGET",
+    LesionRole.NON_TARGET: "NON-TARGET",
+    LesionRole.NEW: "NEW",
+}
 _STATE = {
     LesionStatus.PRESENT: "PRESENT",
     LesionStatus.ABSENT: "ABSENT",
@@ -125,14 +174,21 @@ def sdtm_tables(
                     if m.role is LesionRole.NEW and m.status is LesionStatus.ABSENT:
                         continue
                     identified.add(m.lesion_id)
-                    tu.append({
-                        **common, "DOMAIN": "TU", "TUSEQ": str(len(tu) + 1),
-                        "TULNKID": m.lesion_id, "TUTESTCD": "TUMIDENT",
-                        "TUTEST": "Tumor Identification", "TUORRES": _TU_RESULT[m.role],
-                        "TUSTRESC": _TU_RESULT[m.role], "TULOC": m.organ.upper(),
-                        "TUMETHOD": method_of(m.modality),
-                        **timing("TU", tp.label, tp.date),
-                    })
+                    tu.append(
+                        {
+                            **common,
+                            "DOMAIN": "TU",
+                            "TUSEQ": str(len(tu) + 1),
+                            "TULNKID": m.lesion_id,
+                            "TUTESTCD": "TUMIDENT",
+                            "TUTEST": "Tumor Identification",
+                            "TUORRES": _TU_RESULT[m.role],
+                            "TUSTRESC": _TU_RESULT[m.role],
+                            "TULOC": m.organ.upper(),
+                            "TUMETHOD": method_of(m.modality),
+                            **timing("TU", tp.label, tp.date),
+                        }
+                    )
                 tr.extend(_lesion_results(m, common, timing("TR", tp.label, tp.date), len(tr)))
         for assessment in case.assessments:
             group = assessment.criteria.display_name
@@ -140,20 +196,40 @@ def sdtm_tables(
                 when_tr = timing("TR", item.timepoint, item.date)
                 for code, name, value, unit in (
                     ("SUMDIAM", "Sum of Diameter", item.target_sum_mm, "mm"),
-                    ("PCBSD", "Percent Change From Baseline in Sum of Diameter",
-                     item.change_from_baseline_pct, "%"),
-                    ("PCNSD", "Percent Change From Nadir in Sum of Diameter",
-                     item.change_from_nadir_pct, "%"),
+                    (
+                        "PCBSD",
+                        "Percent Change From Baseline in Sum of Diameter",
+                        item.change_from_baseline_pct,
+                        "%",
+                    ),
+                    (
+                        "PCNSD",
+                        "Percent Change From Nadir in Sum of Diameter",
+                        item.change_from_nadir_pct,
+                        "%",
+                    ),
                 ):
                     if value is None or assessment.criteria is Criteria.PERCIST:
                         continue
                     text = display(value)
-                    tr.append({
-                        **common, "DOMAIN": "TR", "TRSEQ": str(len(tr) + 1), "TRGRPID": group,
-                        "TRLNKID": "", "TRTESTCD": code, "TRTEST": name, "TRORRES": text,
-                        "TRORRESU": unit, "TRSTRESC": text, "TRSTRESN": text, "TRSTRESU": unit,
-                        "TRMETHOD": "", **when_tr,
-                    })
+                    tr.append(
+                        {
+                            **common,
+                            "DOMAIN": "TR",
+                            "TRSEQ": str(len(tr) + 1),
+                            "TRGRPID": group,
+                            "TRLNKID": "",
+                            "TRTESTCD": code,
+                            "TRTEST": name,
+                            "TRORRES": text,
+                            "TRORRESU": unit,
+                            "TRSTRESC": text,
+                            "TRSTRESN": text,
+                            "TRSTRESU": unit,
+                            "TRMETHOD": "",
+                            **when_tr,
+                        }
+                    )
                 when_rs = timing("RS", item.timepoint, item.date)
                 for code, name, response in (
                     ("TRGRESP", "Target Response", item.target_response),
@@ -164,45 +240,96 @@ def sdtm_tables(
                         continue
                     rs.append(_rs(common, len(rs), code, name, group, response.value, when_rs))
                 if item.new_lesions is not None:
-                    rs.append(_rs(common, len(rs), "NEWLPROG", "New Lesion Progression", group,
-                                  _NEW_FLAG[item.new_lesions.value], when_rs))
+                    rs.append(
+                        _rs(
+                            common,
+                            len(rs),
+                            "NEWLPROG",
+                            "New Lesion Progression",
+                            group,
+                            _NEW_FLAG[item.new_lesions.value],
+                            when_rs,
+                        )
+                    )
             if assessment.best_response is not None:
                 rs.append(_best(common, len(rs), group, assessment))
         if disclosure.deidentify:
             for table in (tu, tr, rs):
                 for row in table:
                     if row["USUBJID"] == subject:
-                        row.update({k: disclosure.text(v, series.patient_id)
-                                    for k, v in row.items()})
+                        row.update(
+                            {k: disclosure.text(v, series.patient_id) for k, v in row.items()}
+                        )
     return {"tu": tu, "tr": tr, "rs": rs}
 
 
-def _rs(common: dict[str, str], count: int, code: str, name: str, group: str, value: str,
-        when: dict[str, str]) -> dict[str, str]:
-    return {**common, "DOMAIN": "RS", "RSSEQ": str(count + 1), "RSTESTCD": code,
-            "RSTEST": name, "RSCAT": group, "RSORRES": value, "RSSTRESC": value, **when}
+def _rs(
+    common: dict[str, str],
+    count: int,
+    code: str,
+    name: str,
+    group: str,
+    value: str,
+    when: dict[str, str],
+) -> dict[str, str]:
+    return {
+        **common,
+        "DOMAIN": "RS",
+        "RSSEQ": str(count + 1),
+        "RSTESTCD": code,
+        "RSTEST": name,
+        "RSCAT": group,
+        "RSORRES": value,
+        "RSSTRESC": value,
+        **when,
+    }
 
 
-def _best(common: dict[str, str], count: int, group: str,
-          assessment: PatientAssessment) -> dict[str, str]:
+def _best(
+    common: dict[str, str], count: int, group: str, assessment: PatientAssessment
+) -> dict[str, str]:
     value = assessment.best_response.value if assessment.best_response else ""
-    return {**common, "DOMAIN": "RS", "RSSEQ": str(count + 1), "RSTESTCD": "BESTRESP",
-            "RSTEST": "Best Overall Response", "RSCAT": group, "RSORRES": value,
-            "RSSTRESC": value, "VISITNUM": "", "VISIT": "", "RSDTC": "", "RSDY": ""}
+    return {
+        **common,
+        "DOMAIN": "RS",
+        "RSSEQ": str(count + 1),
+        "RSTESTCD": "BESTRESP",
+        "RSTEST": "Best Overall Response",
+        "RSCAT": group,
+        "RSORRES": value,
+        "RSSTRESC": value,
+        "VISITNUM": "",
+        "VISIT": "",
+        "RSDTC": "",
+        "RSDY": "",
+    }
 
 
-def _lesion_results(m: LesionMeasurement, common: dict[str, str], when: dict[str, str],
-                    count: int) -> list[dict[str, str]]:
+def _lesion_results(
+    m: LesionMeasurement, common: dict[str, str], when: dict[str, str], count: int
+) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     method = method_of(m.modality)
 
     def add(code: str, name: str, value: str, unit: str) -> None:
-        rows.append({
-            **common, "DOMAIN": "TR", "TRSEQ": str(count + len(rows) + 1), "TRGRPID": "",
-            "TRLNKID": m.lesion_id, "TRTESTCD": code, "TRTEST": name, "TRORRES": value,
-            "TRORRESU": unit, "TRSTRESC": value, "TRSTRESN": value if unit else "",
-            "TRSTRESU": unit, "TRMETHOD": method, **when,
-        })
+        rows.append(
+            {
+                **common,
+                "DOMAIN": "TR",
+                "TRSEQ": str(count + len(rows) + 1),
+                "TRGRPID": "",
+                "TRLNKID": m.lesion_id,
+                "TRTESTCD": code,
+                "TRTEST": name,
+                "TRORRES": value,
+                "TRORRESU": unit,
+                "TRSTRESC": value,
+                "TRSTRESN": value if unit else "",
+                "TRSTRESU": unit,
+                "TRMETHOD": method,
+                **when,
+            }
+        )
 
     if m.role is LesionRole.TARGET and m.status is LesionStatus.PRESENT:
         if m.is_node and m.short_axis_mm is not None:
