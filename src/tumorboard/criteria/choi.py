@@ -125,20 +125,8 @@ def assess_choi(
     baseline_sum = base_snapshot.sum_mm if targets else None
     baseline_density = mean_density_hu(baseline, targets) if targets else None
     results = [
-        TimepointAssessment(
-            timepoint=baseline.label,
-            date=baseline.date,
-            criteria=Criteria.CHOI,
-            target_sum_mm=baseline_sum,
-            change_from_baseline_pct=None,
-            change_from_nadir_pct=None,
-            target_response=None,
-            non_target_response=None,
-            new_lesions=None,
-            overall_response=None,
-            response_vs_baseline=None,
-            response_vs_nadir=None,
-            mean_hu=baseline_density,
+        TimepointAssessment.at_baseline(
+            baseline, Criteria.CHOI, baseline_sum, mean_hu=baseline_density
         )
     ]
     nadir = baseline_sum

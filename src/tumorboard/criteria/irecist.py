@@ -116,22 +116,7 @@ def assess_irecist(
     targets = facts.targets
     baseline_sum = facts.snapshot(0, Metric.LONGEST).sum_mm if targets else None
     nadir = baseline_sum
-    results = [
-        TimepointAssessment(
-            timepoint=baseline.label,
-            date=baseline.date,
-            criteria=Criteria.IRECIST,
-            target_sum_mm=baseline_sum,
-            change_from_baseline_pct=None,
-            change_from_nadir_pct=None,
-            target_response=None,
-            non_target_response=None,
-            new_lesions=None,
-            overall_response=None,
-            response_vs_baseline=None,
-            response_vs_nadir=None,
-        )
-    ]
+    results = [TimepointAssessment.at_baseline(baseline, Criteria.IRECIST, baseline_sum)]
     new_targets: list[str] = []
     new_non_targets: list[str] = []
     organ_count: Counter[str] = Counter()

@@ -161,23 +161,7 @@ def assess_percist(
                 f"PERCIST: hottest baseline SULpeak {base_hot} below the measurability "
                 f"threshold {threshold} (1.5 x liver mean + 2 SD)"
             )
-    results = [
-        TimepointAssessment(
-            timepoint=baseline.label,
-            date=baseline.date,
-            criteria=Criteria.PERCIST,
-            target_sum_mm=None,
-            change_from_baseline_pct=None,
-            change_from_nadir_pct=None,
-            target_response=None,
-            non_target_response=None,
-            new_lesions=None,
-            overall_response=None,
-            response_vs_baseline=None,
-            response_vs_nadir=None,
-            sul_peak=base_hot,
-        )
-    ]
+    results = [TimepointAssessment.at_baseline(baseline, Criteria.PERCIST, None, sul_peak=base_hot)]
     base_tlg = _total_tlg(baseline, tracer)
     nadir = base_hot
     non_target_ids = [m.lesion_id for m in baseline.measurements if m.role is LesionRole.NON_TARGET]

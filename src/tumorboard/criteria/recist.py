@@ -85,22 +85,7 @@ def assess_recist(
         baseline_sum = snapshot.sum_mm
     nadir = baseline_sum
     pr_reached = False
-    results.append(
-        TimepointAssessment(
-            timepoint=baseline.label,
-            date=baseline.date,
-            criteria=criteria,
-            target_sum_mm=baseline_sum,
-            change_from_baseline_pct=None,
-            change_from_nadir_pct=None,
-            target_response=None,
-            non_target_response=None,
-            new_lesions=None,
-            overall_response=None,
-            response_vs_baseline=None,
-            response_vs_nadir=None,
-        )
-    )
+    results.append(TimepointAssessment.at_baseline(baseline, criteria, baseline_sum))
     for index in range(1, len(timepoints)):
         timepoint = timepoints[index]
         notes = list(ledger.notes[index])

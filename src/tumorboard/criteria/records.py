@@ -361,6 +361,34 @@ class TimepointAssessment:
     new_baseline_lesions: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def at_baseline(
+        cls,
+        timepoint: Timepoint,
+        criteria: Criteria,
+        target_sum_mm: Decimal | None,
+        *,
+        mean_hu: Decimal | None = None,
+        sul_peak: Decimal | None = None,
+    ) -> TimepointAssessment:
+        """The baseline row of a criteria: the reference values, no responses."""
+        return cls(
+            timepoint=timepoint.label,
+            date=timepoint.date,
+            criteria=criteria,
+            target_sum_mm=target_sum_mm,
+            change_from_baseline_pct=None,
+            change_from_nadir_pct=None,
+            target_response=None,
+            non_target_response=None,
+            new_lesions=None,
+            overall_response=None,
+            response_vs_baseline=None,
+            response_vs_nadir=None,
+            mean_hu=mean_hu,
+            sul_peak=sul_peak,
+        )
+
     def __reduce__(self) -> tuple[type[TimepointAssessment], tuple[object, ...]]:
         """Pickle as constructor arguments (compact and fast across processes)."""
         return (TimepointAssessment, tuple(getattr(self, name) for name in _ASSESSMENT_FIELDS))
