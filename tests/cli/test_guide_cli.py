@@ -51,7 +51,7 @@ def test_guide_outputs(tmp_path: Path) -> None:
     assert payload["who_grade"] == "G2"
     assert payload["embryology"] == "foregut"
     assert payload["recommended_imaging"][0].startswith("SSTR PET")
-    assert payload["response_criteria"] == ["Choi", "PERCIST"]
+    assert payload["response_criteria"] == ["RECIST 1.1", "Choi", "PERCIST"]
     assert payload["prrt"]["status"] == "eligible"
     assert all({"text", "inputs", "source"} <= set(r) for r in payload["recommendations"])
     html = (out / "guide.html").read_text(encoding="utf-8")
@@ -72,22 +72,46 @@ def test_html_escapes_facts(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("facts", "message"),
     [
-        ({"ki67_pct": 101}, "ki67_pct must be 0-100"),
-        ({"primary_site": "spleen"}, "unknown site 'spleen'"),
-        ({"drug_type": "herbal"}, "drug_type: unknown value 'herbal'"),
-        ({"differentiation": "poor", "ki67_pct": 2, "mitoses_per_2mm2": 1}, "contradictory FACTS"),
+        ({"ki67_pct": 101}, "FACTS case.json: ki67_pct must be 0-100, got 101"),
+        ({"ki67_pct": -0.5}, "FACTS case.json: ki67_pct must be 0-100, got -0.5"),
+        ({"primary_site": "spleen"}, "FACTS case.json: primary_site: unknown site 'spleen'"),
+        ({"drug_type": "herbal"}, "FACTS case.json: drug_type: unknown value 'herbal'"),
+        (
+            {"differentiation": "poor", "ki67_pct": 2, "mitoses_per_2mm2": 1},
+            "FACTS case.json: contradictory facts: differentiation 'poor'",
+        ),
+        (
+            {"tumour_type": "nec", "ki67_pct": 1},
+            "FACTS case.json: contradictory facts: tumour_type 'nec'",
+        ),
+        ({"ki67_pct": "12"}, "FACTS case.json: ki67_pct must be a number"),
     ],
 )
 def test_bad_facts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], facts: object, message: str
 ) -> None:
-    path = write_facts(tmp_path / "FACTS.json", facts)
+    path = write_facts(tmp_path / "case.json", facts)
     out = tmp_path / "guide"
     assert main(["guide", str(path), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert message in err and err.count("\n") == 1, err
+    assert "Traceback" not in err
     assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["FACTS.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["case.json"]
+
+
+def test_bad_facts_with_force_keep_old_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_facts(tmp_path / "good.json", FACTS)
+    out = tmp_path / "guide"
+    assert main(["guide", str(good), "--out", str(out)]) == 0
+    before = (out / "guide.json").read_bytes()
+    bad = write_facts(tmp_path / "bad.json", {"ki67_pct": 250})
+    assert main(["guide", str(bad), "--out", str(out), "--force"]) == 1
+    assert "ki67_pct must be 0-100" in capsys.readouterr().err
+    assert (out / "guide.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "good.json", "guide"]
 
 
 def test_existing_output_needs_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

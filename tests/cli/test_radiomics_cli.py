@@ -16,6 +16,7 @@ from tumorboard.imaging.nifti import write_nifti
 from tumorboard.imaging.volume import Volume
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "radiomics"))
+from test_ibsi_phantoms import matches, reference_rows  # noqa: E402
 from test_rtstruct import square, write_rtstruct  # noqa: E402
 
 #: IBSI digital phantom: mesh volume 556 mm^3 (tolerance 4), joint maximum 3D averaged 0.503.
@@ -55,6 +56,25 @@ def test_digital_phantom_csv(reference_dir: Path, tmp_path: Path) -> None:
     assert round(float(joint["value"]), 3) == PHANTOM_JOINT_MAX_3D_AVG
     assert rows[0]["acq_spacing_x_mm"] == "2.0" and rows[0]["acq_source"] == "nifti"
     assert rows[0]["preset"] == "ibsi-phantom"
+    # all 482 IBSI-1 digital-phantom references, read back from the CLI's CSV
+    references = reference_rows(reference_dir, "digital_phantom")
+    assert len(references) == 482
+    wrong = [
+        ref["ibsi_tag"] + f"[{ref['aggregation']}]"
+        for ref in references
+        if not matches(
+            float(by_key[(ref["ibsi_tag"], ref["aggregation"])]["value"]),
+            float(ref["value"]),
+            float(ref["tolerance"]),
+        )
+        or (
+            by_key[(ref["ibsi_tag"], ref["aggregation"])]["ibsi_feature_id"]
+            != ref["ibsi_feature_id"]
+            and "repeats ID" not in ref["note"]  # ih.p10: the manual gives no ID of its own
+        )
+        or by_key[(ref["ibsi_tag"], ref["aggregation"])]["aggregation_id"] != ref["aggregation_id"]
+    ]
+    assert not wrong, wrong
 
 
 def lesions(tmp_path: Path) -> tuple[Volume, Volume]:
@@ -124,12 +144,28 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = write_nifti(
         labels.with_array(np.zeros(labels.spatial_shape, np.int16)), tmp_path / "empty.nii.gz"
     )
+    fraction = write_nifti(labels.with_array(labels.array * 0.5), tmp_path / "fraction.nii.gz")
+    shifted = write_nifti(
+        Volume(labels.array, spacing_mm=labels.spacing_mm, origin_mm=(0.0, 0.0, 0.0)),
+        tmp_path / "shifted.nii.gz",
+    )
+    coarse = write_nifti(
+        Volume(labels.array, spacing_mm=(3.0, 2.0, 2.0), origin_mm=labels.origin_mm),
+        tmp_path / "coarse.nii.gz",
+    )
+    far_rs = write_rtstruct(
+        tmp_path / "far_rs.dcm", {"GTV": [square(300, 310, 300, 310, image.origin_mm[2])]}
+    )
     text = tmp_path / "labels.txt"
     text.write_text("1 2 3", encoding="utf-8")
     out = tmp_path / "features.csv"
     cases = [
         (["--labels", str(other)], "label map other.nii.gz has shape"),
-        (["--labels", str(empty)], "label map has no lesion"),
+        (["--labels", str(shifted)], "label map shifted.nii.gz has origin"),
+        (["--labels", str(coarse)], "label map coarse.nii.gz has spacing"),
+        (["--labels", str(far_rs)], "RTSTRUCT far_rs.dcm ROI 'GTV': the contours enclose no voxel"),
+        (["--labels", str(empty)], "label map empty.nii.gz: no lesion, every voxel is 0"),
+        (["--labels", str(fraction)], "label map fraction.nii.gz: labels must be non-negative"),
         (["--labels", str(tmp_path / "absent.nii.gz")], "file not found"),
         (["--labels", str(text)], "neither NIfTI nor readable DICOM"),
     ]
@@ -226,3 +262,55 @@ def test_dicom_series_with_seg(tmp_path: Path) -> None:
         "1": int(np.count_nonzero(labels.array == 1)),
         "2": int(np.count_nonzero(labels.array == 2)),
     }
+
+
+def test_pet_dicom_series_is_read_in_suv(tmp_path: Path) -> None:
+    """A PET DICOM series (Bq/ml on disk) is converted to SUVbw for the ``pet`` preset."""
+    from tumorboard.phantoms import pet_case
+    from tumorboard.radiomics import extract_lesion_features
+
+    case = pet_case.build_pet_case()
+    pet_case.write_pet_case(case, tmp_path, timepoints=("dotatate_baseline",))
+    lesion3 = case.lesions.with_array((case.lesions.array == 3).astype(np.int16))
+    labels = write_nifti(lesion3, tmp_path / "lesion3.nii.gz")
+    out = tmp_path / "features.csv"
+    args = ["radiomics", "--image", str(tmp_path / "dotatate_baseline"), "--labels", str(labels)]
+    assert main([*args, "--preset", "pet", "--out", str(out)]) == 0
+    rows = {r["ibsi_tag"]: r for r in read_rows(out) if not r["aggregation"]}
+    assert rows["stat.mean"]["acq_unit"] == "SUVbw" and rows["stat.mean"]["acq_modality"] == "PT"
+    (truth,) = extract_lesion_features(
+        case.suv["dotatate_baseline"], lesion3, "pet", families=["statistics"], workers=1
+    )
+    # int16 storage with a rescale slope: SUV agrees to well under 1 %
+    assert float(rows["stat.mean"]["value"]) == pytest.approx(truth.value("stat.mean"), rel=1e-2)
+    assert float(rows["stat.max"]["value"]) == pytest.approx(truth.value("stat.max"), rel=1e-2)
+
+
+def test_seg_of_another_series_or_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DICOM SEG drawn on another series, or with no lesion voxel, is refused with its name."""
+    from tumorboard.imaging.label_maps import write_dicom_seg
+
+    names = {1: "a", 2: "b"}
+
+    image, labels = lesions(tmp_path)
+    files = write_dicom_series(
+        image, tmp_path / "ct", modality="CT", series_description="CT", series_number=2
+    )
+    moved = Volume(image.array, spacing_mm=image.spacing_mm, origin_mm=(0.0, 0.0, 0.0))
+    other_files = write_dicom_series(
+        moved, tmp_path / "other", modality="CT", series_description="CT", series_number=3
+    )
+    moved_seg = write_dicom_seg(
+        moved.with_array(labels.array, unit="label"), other_files, tmp_path / "moved.dcm", names
+    )
+    zeros = labels.with_array(np.zeros(labels.spatial_shape, dtype=np.int16))
+    empty_seg = write_dicom_seg(zeros, files, tmp_path / "empty_seg.dcm", {1: "a"})
+    out = tmp_path / "features.csv"
+    for seg, message in (
+        (moved_seg, "moved.dcm has origin"),
+        (empty_seg, "empty_seg.dcm: no lesion, every voxel is 0"),
+    ):
+        args = ["radiomics", "--image", str(tmp_path / "ct"), "--labels", str(seg)]
+        code, err = run_cli([*args, "--out", str(out)], capsys)
+        assert code == 1 and message in err and err.count("\n") == 1, err
+        assert not out.exists() and not list(tmp_path.glob(".features.csv*"))

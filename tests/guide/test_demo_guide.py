@@ -38,4 +38,5 @@ def test_demo_section(tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert {row["label"] for row in rows} == {"1", "2", "3", "4", "5"}
     assert {row["acq_radiopharmaceutical"] for row in rows} == {"68Ga-DOTATATE"}
+    assert {row["label_name"] for row in rows if row["label"] == "5"} == {"vertebral body T12"}
     assert "not a decision" in section.html and '<table class="data">' in section.html

@@ -15,7 +15,7 @@ from tumorboard.guide.facts import DrugType, TumourType
 @pytest.mark.parametrize(
     ("facts", "message"),
     [
-        ({"ki67_pct": 140}, "ki67_pct must be 0-100, got 140"),
+        ({"ki67_pct": 140}, "FACTS: ki67_pct must be 0-100, got 140"),
         ({"ki67_pct": -1}, "ki67_pct must be 0-100, got -1"),
         ({"ki67_pct": "high"}, "ki67_pct must be a number"),
         ({"primary_site": "kidney"}, "unknown site 'kidney'"),
@@ -23,13 +23,14 @@ from tumorboard.guide.facts import DrugType, TumourType
         ({"tumour_type": "lymphoma"}, "tumour_type: unknown value"),
         (
             {"differentiation": "poor", "ki67_pct": 1, "mitoses_per_2mm2": 1},
-            "contradictory FACTS: differentiation 'poor'",
+            "FACTS: contradictory facts: differentiation 'poor'",
         ),
         ({"differentiation": "poor", "ki67_pct": 15}, "which is WHO grade G2"),
         (
             {"tumour_type": "nec", "differentiation": "well"},
-            "contradictory FACTS: tumour_type 'nec'",
+            "contradictory facts: tumour_type 'nec'",
         ),
+        ({"tumour_type": "nec", "ki67_pct": 2}, "tumour_type 'nec' (neuroendocrine carcinoma"),
         ({"tumour_type": "insulinoma", "functioning": False}, "is a functioning tumour"),
         ({"syndrome": "carcinoid", "functioning": False}, "syndrome 'carcinoid' given"),
         ({"tumour_type": "prolactinoma", "pituitary_adenoma": False}, "pituitary_adenoma is false"),
@@ -39,7 +40,7 @@ from tumorboard.guide.facts import DrugType, TumourType
         ({"resectable_fraction_pct": 120}, "resectable_fraction_pct must be 0-100"),
         ({"prior_treatments": "lanreotide"}, "prior_treatments must be a list of strings"),
         ({"ki67": 5}, "unknown key 'ki67'"),
-        ([1, 2], "FACTS must be a JSON object"),
+        ([1, 2], "FACTS: must be a JSON object"),
     ],
 )
 def test_bad_facts(facts: object, message: str) -> None:
@@ -70,6 +71,11 @@ def test_load_facts_json_errors(tmp_path: Path) -> None:
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError, match="not valid JSON"):
         load_facts_json(broken)
+    bad = tmp_path / "case7.json"
+    bad.write_text(json.dumps({"ki67_pct": 101}), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_facts_json(bad)
+    assert str(info.value) == "FACTS case7.json: ki67_pct must be 0-100, got 101"
     good = tmp_path / "facts.json"
     good.write_text(json.dumps({"ki67_pct": 4}), encoding="utf-8")
     assert load_facts_json(good).ki67_pct == 4.0

@@ -257,20 +257,54 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     (
         "criteria-targeted",
         {"drug_type": "targeted"},
-        {"response_criteria": ["Choi", "PERCIST"]},
-        "Step-by-step guide, response assessment: Choi for targeted drugs.",
+        {"response_criteria": ["RECIST 1.1", "Choi", "PERCIST"]},
+        "Step-by-step guide, response assessment: Choi for targeted drugs (RECIST 1.1 always "
+        "reported as the reference reading).",
     ),
     (
         "criteria-immuno",
         {"drug_type": "immunotherapy"},
-        {"response_criteria": ["iRECIST", "PERCIST"], "text": "iCPD"},
+        {"response_criteria": ["RECIST 1.1", "iRECIST", "PERCIST"], "text": "iCPD"},
         "Step-by-step guide, response assessment: iRECIST for immunotherapy.",
+    ),
+    (
+        "criteria-radionuclide",
+        {"drug_type": "radionuclide"},
+        {"response_criteria": ["RECIST 1.1", "Choi", "PERCIST"], "text": "drug class prrt"},
+        "Step-by-step guide, response assessment: PRRT acts by necrosis and devascularisation, "
+        "read with Choi.",
+    ),
+    (
+        "criteria-hormonal",
+        {"drug_type": "hormonal"},
+        {
+            "response_criteria": ["RECIST 1.1", "Choi", "PERCIST"],
+            "text": "drug class somatostatin-analogue",
+        },
+        "Step-by-step guide, response assessment: somatostatin analogues, read with Choi.",
     ),
     (
         "criteria-new-baseline",
         {"drug_type": "cytotoxic"},
-        {"text": "new baseline"},
-        "Step-by-step guide, response assessment: a change of treatment sets a new baseline.",
+        {"text": "A change of treatment sets a new baseline"},
+        "RECIST 1.1, baseline: assessed as close as possible to the start of treatment.",
+    ),
+    (
+        "criteria-new-baseline-lesion",
+        {"drug_type": "targeted"},
+        {"text": "new baseline lesion for that modality, not as progression"},
+        "Step-by-step guide, response assessment: a lesion first seen with a more sensitive "
+        "method is a new baseline lesion.",
+    ),
+    (
+        "nec-type-is-poorly-differentiated",
+        {"primary_site": "ileum", "tumour_type": "nec", "ki67_pct": 60},
+        {
+            "who_grade": "G3 NEC",
+            "recommended_imaging": lambda v: v[0] == FDG,
+            "prrt": lambda v: v["status"] == "not-eligible",
+        },
+        "WHO 2019: neuroendocrine carcinoma is poorly differentiated by definition.",
     ),
     (
         "pituitary-biochemical",
@@ -303,6 +337,48 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
         {"pituitary_adenoma": True},
         {"text": "cavernous sinus invasion"},
         "Pituitary review: which extra MR sequence answers which question.",
+    ),
+    (
+        "pituitary-imaging-order",
+        {"pituitary_adenoma": True, "hormone_normalised": False, "size_reduction_pct": 60},
+        {
+            "recommended_imaging": lambda v: (
+                v[0].startswith("MRI of the sella")
+                and v[1].startswith("11C-methionine")
+                and v[2].startswith("68Ga-DOTATATE")
+            )
+        },
+        "Pituitary review: MRI first; molecular imaging when the hormone excess persists.",
+    ),
+    (
+        "pituitary-mri-only-when-controlled",
+        {"pituitary_adenoma": True, "hormone_normalised": True, "size_reduction_pct": 60},
+        {"recommended_imaging": lambda v: len(v) == 1 and v[0].startswith("MRI of the sella")},
+        "Pituitary review: molecular imaging only when MRI and biochemistry leave a question.",
+    ),
+    (
+        "pituitary-gep-steps-not-applied",
+        {"tumour_type": "somatotroph", "functioning": True, "ki67_pct": 5},
+        {
+            "who_grade": None,
+            "risk": "unknown",
+            "embryology": None,
+            "prrt": lambda v: v["status"] == "unknown" and "do not apply" in v["reasons"][0],
+            "text": "GEP-NET steps",
+        },
+        "Step-by-step GEP guide: its scope is gastro-entero-pancreatic NETs.",
+    ),
+    (
+        "men1-pituitary-and-pancreas",
+        {"pituitary_adenoma": True, "primary_site": "pancreas", "men_syndrome": True},
+        {
+            "risk": "higher",
+            "embryology": "foregut",
+            "recommended_imaging": lambda v: (
+                v[0].startswith(SSTR) and any(x.startswith("MRI of the sella") for x in v)
+            ),
+        },
+        "GEP guide and pituitary review together for a MEN1 patient.",
     ),
     (
         "not-pituitary",

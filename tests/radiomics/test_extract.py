@@ -16,6 +16,8 @@ FAMILIES = ["morphology", "statistics", "cooccurrence_matrix"]
 #: the whole image's; float32 rounding of the resampled values can move a single
 #: voxel across a bin edge (seen: 1e-5 relative on GLCM features), hence 1e-3.
 CROP_RELATIVE_TOLERANCE = 1e-3
+#: IBSI-1 family prefixes of the feature tags.
+IBSI_FAMILIES = ("morph", "loc", "stat", "ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl")
 
 
 def lesion_image(
@@ -146,3 +148,27 @@ def test_presets_load() -> None:
         assert spec.preset.value == name and spec.description
     assert load_preset("ibsi-b").by_slice and load_preset("ibsi-b").new_spacing_mm == 2.0
     assert not load_preset("ibsi-a").interpolates
+
+
+@pytest.mark.parametrize("preset", ["ibsi-a", "ibsi-b", "ibsi-c", "ibsi-d", "ibsi-e", "mr", "pet"])
+def test_every_preset_computes_every_family(rng: np.random.Generator, preset: str) -> None:
+    """Each contract preset runs the full IBSI feature set on an image of its kind.
+
+    The PET preset's open re-segmentation range ``[0, no bound]`` once broke
+    mirp's intensity-volume histogram (an infinite bound), so every family is run.
+    """
+    image, labels = lesion_image(rng, (2.0, 2.0, 2.0))
+    if preset == "pet":  # SUV-like: positive, a few units
+        image = image.with_array(np.clip(image.array, 0.0, None) / 20.0, unit="SUVbw")
+    (lesion,) = extract_lesion_features(image, labels, preset, label_values=[2], workers=1)
+    families = {value.code.family for value in lesion.values}
+    assert set(IBSI_FAMILIES) <= families
+    assert all(np.isfinite(v.value) for v in lesion.values)
+
+
+def test_pet_preset_refuses_activity_units(rng: np.random.Generator) -> None:
+    """SUV bins of 0.25 on a Bq/ml image would give ~80,000 grey levels: refused at once."""
+    image, labels = lesion_image(rng, (2.0, 2.0, 2.0))
+    bq_per_ml = image.with_array(np.clip(image.array, 0.0, None) * 100.0, unit="BQML")
+    with pytest.raises(InputError, match=r"label 1: preset pet bins of 0.25 give \d+ grey levels"):
+        extract_lesion_features(bq_per_ml, labels, "pet", workers=1)

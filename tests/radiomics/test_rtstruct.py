@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage, generate_uid
 
-from tumorboard.errors import DicomError, GeometryError, InputError
+from tumorboard.errors import DicomError, EmptyResultError, GeometryError, InputError
 from tumorboard.imaging.rtstruct import read_rtstruct, rtstruct_label_map
 from tumorboard.imaging.volume import Volume
 
@@ -106,3 +106,13 @@ def test_bad_rtstruct(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="overlap"):
         rtstruct_label_map(read_rtstruct(overlap, REFERENCE))
+
+
+def test_rois_that_miss_the_image(tmp_path: Path) -> None:
+    # in-plane far outside the 30 x 20 mm grid: drawn on another image
+    away = write_rtstruct(tmp_path / "away.dcm", {"GTV": [square(200, 210, 300, 310, z_of(1))]})
+    with pytest.raises(GeometryError, match=r"away.dcm ROI 'GTV': the contours enclose no voxel"):
+        read_rtstruct(away, REFERENCE)
+    empty = write_rtstruct(tmp_path / "empty.dcm", {"GTV": []})
+    with pytest.raises(EmptyResultError, match="empty.dcm: no ROI has contours"):
+        read_rtstruct(empty, REFERENCE)

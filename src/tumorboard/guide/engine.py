@@ -8,7 +8,7 @@ that were missing are listed as what would change the advice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tumorboard import __version__
@@ -17,8 +17,8 @@ from tumorboard.guide.embryology import Embryology, embryology
 from tumorboard.guide.facts import CaseFacts
 from tumorboard.guide.imaging_choice import recommended_imaging
 from tumorboard.guide.pituitary import Refractoriness, pituitary
-from tumorboard.guide.prrt import PrrtAssessment, prrt_eligibility
-from tumorboard.guide.records import DISCLAIMER, Recommendation, StepResult, load_rules
+from tumorboard.guide.prrt import PrrtAssessment, PrrtStatus, prrt_eligibility
+from tumorboard.guide.records import DISCLAIMER, Recommendation, StepResult, cite, load_rules
 from tumorboard.guide.risk import Risk, risk
 from tumorboard.guide.therapy_paths import therapy_paths
 from tumorboard.guide.who_grade import WhoGrade, who_grade
@@ -48,6 +48,9 @@ class GuideResult:
     recommendations : tuple of Recommendation
     missing_facts : tuple of str
         Facts not given that would change the advice.
+    missing_affects : dict of str to tuple of str
+        For each missing fact, the steps of the guide whose advice it would
+        change (``who_grade``, ``risk``, ``imaging`` ...).
     """
 
     facts: CaseFacts
@@ -61,6 +64,7 @@ class GuideResult:
     pituitary: Refractoriness | None
     recommendations: tuple[Recommendation, ...]
     missing_facts: tuple[str, ...]
+    missing_affects: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The ``guide.json`` content."""
@@ -81,33 +85,73 @@ class GuideResult:
             else {"refractoriness": self.pituitary.value},
             "recommendations": [item.as_dict() for item in self.recommendations],
             "missing_facts": [
-                {"fact": name, "note": "not given; would change the advice"}
+                {
+                    "fact": name,
+                    "would_change": list(self.missing_affects.get(name, ())),
+                    "note": "not given; would change the advice",
+                }
                 for name in self.missing_facts
             ],
         }
 
 
 def run_guide(facts: CaseFacts) -> GuideResult:
-    """Walk every step of the reading guide for ``facts``."""
-    steps: list[StepResult] = []
-    grade, step = who_grade(facts)
-    steps.append(step)
-    origin, step = embryology(facts)
-    steps.append(step)
-    risk_class, factors, step = risk(facts, grade)
-    steps.append(step)
-    imaging, step = recommended_imaging(facts, origin)
-    steps.append(step)
-    steps.append(therapy_paths(facts))
-    prrt, step = prrt_eligibility(facts, grade)
-    steps.append(step)
-    criteria, step = response_criteria(facts)
-    steps.append(step)
-    refractoriness, step = pituitary(facts)
-    steps.append(step)
-    missing: list[str] = []
-    for item in steps:
-        missing.extend(name for name in item.missing if name not in missing)
+    """Walk every step of the reading guide for ``facts``.
+
+    A pituitary adenoma without a gastro-entero-pancreatic primary site gets
+    the pituitary part and the response criteria only: the GEP-NET steps
+    (grade, origin, imaging order, risk, therapy paths, PRRT criteria) are
+    reported as not applied (``who_grade`` null, ``risk`` and ``prrt``
+    ``unknown`` with the reason), not guessed.
+    """
+    criteria, criteria_step = response_criteria(facts)
+    refractoriness, sella_imaging, pituitary_step = pituitary(facts)
+    named_steps: tuple[tuple[str, StepResult], ...]
+    if facts.is_pituitary and facts.primary_site is None:
+        grade, origin, imaging = None, None, sella_imaging
+        factors: list[str] = []
+        risk_class = Risk.UNKNOWN
+        prrt = PrrtAssessment(
+            PrrtStatus.UNKNOWN,
+            ("not assessed: the GEP-NET PRRT criteria do not apply to a pituitary adenoma",),
+        )
+        note = load_rules("pituitary")["gep_not_applicable"]
+        scope = Recommendation(
+            "scope",
+            str(note["text"]),
+            {"pituitary_adenoma": True, "primary_site": None},
+            cite(note["source"]),
+        )
+        named_steps = (
+            ("scope", StepResult((scope,))),
+            ("response_criteria", criteria_step),
+            ("pituitary", pituitary_step),
+        )
+    else:
+        grade, grade_step = who_grade(facts)
+        origin, origin_step = embryology(facts)
+        risk_class, factors, risk_step = risk(facts, grade)
+        imaging, imaging_step = recommended_imaging(facts, origin)
+        prrt, prrt_step = prrt_eligibility(facts, grade)
+        named_steps = (
+            ("who_grade", grade_step),
+            ("embryology", origin_step),
+            ("risk", risk_step),
+            ("imaging", imaging_step),
+            ("therapy_paths", therapy_paths(facts)),
+            ("prrt", prrt_step),
+            ("response_criteria", criteria_step),
+            ("pituitary", pituitary_step),
+        )
+        imaging = imaging + [name for name in sella_imaging if name not in imaging]
+    steps = [step for _, step in named_steps]
+    affects: dict[str, list[str]] = {}
+    for step_name, item in named_steps:
+        for name in item.missing:
+            affects.setdefault(name, [])
+            if step_name not in affects[name]:
+                affects[name].append(step_name)
+    missing = list(affects)
     return GuideResult(
         facts=facts,
         who_grade=grade,
@@ -120,4 +164,5 @@ def run_guide(facts: CaseFacts) -> GuideResult:
         pituitary=refractoriness,
         recommendations=tuple(rec for item in steps for rec in item.recommendations),
         missing_facts=tuple(missing),
+        missing_affects={name: tuple(where) for name, where in affects.items()},
     )

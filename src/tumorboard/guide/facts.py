@@ -158,47 +158,59 @@ class CaseFacts:
         _check_range("size_reduction_pct", self.size_reduction_pct, -math.inf, 100.0)
         _check_range("largest_lesion_mm", self.largest_lesion_mm, 0.0, math.inf)
         if self.krenning_min is not None and not 0 <= self.krenning_min <= 4:
-            raise InputError(
-                f"FACTS krenning_min must be 0-4 (Krenning scale), got {self.krenning_min}"
-            )
+            raise InputError(f"krenning_min must be 0-4 (Krenning scale), got {self.krenning_min}")
         if self.primary_site is not None:
             sites = load_rules("embryology")["sites"]
             if self.primary_site not in sites:
-                raise InputError(f"FACTS primary_site: unknown site {self.primary_site!r}")
+                raise InputError(f"primary_site: unknown site {self.primary_site!r}")
         self._check_contradictions()
 
     def _check_contradictions(self) -> None:
         from tumorboard.guide.who_grade import grade_from_counts
 
-        if self.differentiation is Differentiation.POOR:
-            counts = grade_from_counts(self.ki67_pct, self.mitoses_per_2mm2)
-            if counts in ("G1", "G2"):
-                raise InputError(
-                    "contradictory FACTS: differentiation 'poor' (neuroendocrine carcinoma, high "
-                    f"grade by definition) with Ki-67 {_show(self.ki67_pct)} % and mitoses "
-                    f"{_show(self.mitoses_per_2mm2)}/2 mm2, which is WHO grade {counts}"
-                )
         if self.tumour_type is TumourType.NEC and self.differentiation is Differentiation.WELL:
             raise InputError(
-                "contradictory FACTS: tumour_type 'nec' (neuroendocrine carcinoma) is poorly "
+                "contradictory facts: tumour_type 'nec' (neuroendocrine carcinoma) is poorly "
                 "differentiated by definition, but differentiation is 'well'"
             )
+        if self.poorly_differentiated:
+            counts = grade_from_counts(self.ki67_pct, self.mitoses_per_2mm2)
+            if counts in ("G1", "G2"):
+                what = (
+                    "differentiation 'poor'"
+                    if self.differentiation is Differentiation.POOR
+                    else "tumour_type 'nec'"
+                )
+                raise InputError(
+                    f"contradictory facts: {what} (neuroendocrine carcinoma, high grade by "
+                    f"definition) with {_counts(self.ki67_pct, self.mitoses_per_2mm2)}, "
+                    f"which is WHO grade {counts}"
+                )
         if self.tumour_type in FUNCTIONING_TYPES and self.functioning is False:
             assert self.tumour_type is not None
             raise InputError(
-                f"contradictory FACTS: tumour_type {self.tumour_type.value!r} is a functioning "
+                f"contradictory facts: tumour_type {self.tumour_type.value!r} is a functioning "
                 "tumour, but functioning is false"
             )
         if self.syndrome and self.functioning is False:
             raise InputError(
-                f"contradictory FACTS: syndrome {self.syndrome!r} given, but functioning is false"
+                f"contradictory facts: syndrome {self.syndrome!r} given, but functioning is false"
             )
         if self.tumour_type in PITUITARY_TYPES and self.pituitary_adenoma is False:
             assert self.tumour_type is not None
             raise InputError(
-                f"contradictory FACTS: tumour_type {self.tumour_type.value!r} is a pituitary "
+                f"contradictory facts: tumour_type {self.tumour_type.value!r} is a pituitary "
                 "adenoma, but pituitary_adenoma is false"
             )
+
+    @property
+    def poorly_differentiated(self) -> bool:
+        """Whether the tumour is a poorly differentiated carcinoma (NEC).
+
+        True for ``differentiation`` ``poor`` and for ``tumour_type`` ``nec``,
+        which is poorly differentiated by definition.
+        """
+        return self.differentiation is Differentiation.POOR or self.tumour_type is TumourType.NEC
 
     @property
     def is_pituitary(self) -> bool:
@@ -220,8 +232,13 @@ class CaseFacts:
         return out
 
 
-def _show(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:g}"
+def _counts(ki67_pct: float | None, mitoses_per_2mm2: float | None) -> str:
+    parts = []
+    if ki67_pct is not None:
+        parts.append(f"Ki-67 {ki67_pct:g} %")
+    if mitoses_per_2mm2 is not None:
+        parts.append(f"{mitoses_per_2mm2:g} mitoses/2 mm2")
+    return " and ".join(parts)
 
 
 def _check_range(name: str, value: float | None, low: float, high: float) -> None:
@@ -233,7 +250,7 @@ def _check_range(name: str, value: float | None, low: float, high: float) -> Non
             if math.isfinite(low) and math.isfinite(high)
             else (f">= {low:g}" if math.isfinite(low) else f"<= {high:g}")
         )
-        raise InputError(f"FACTS {name} must be {bounds}, got {value:g}")
+        raise InputError(f"{name} must be {bounds}, got {value:g}")
 
 
 FACT_KEYS = tuple(item.name for item in fields(CaseFacts))
@@ -245,20 +262,35 @@ _ENUM_FIELDS: dict[str, type[Enum]] = {
 }
 
 
-def parse_facts(data: Any) -> CaseFacts:
+def parse_facts(data: Any, source: str = "FACTS") -> CaseFacts:
     """Validate a decoded ``FACTS.json`` object into :class:`CaseFacts`.
+
+    Parameters
+    ----------
+    data : Any
+        The decoded JSON; must be an object.
+    source : str
+        What to call the input in error messages (e.g. ``"FACTS case.json"``).
 
     Raises
     ------
     InputError
         For an unknown key, a value of the wrong type, a value out of range,
-        an unknown site, tumour type or drug type, or contradictory facts.
+        an unknown site, tumour type or drug type, or contradictory facts. The
+        message starts with ``source`` and names the key and the rule.
     """
+    try:
+        return _parse_facts(data)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
+
+
+def _parse_facts(data: Any) -> CaseFacts:
     if not isinstance(data, dict):
-        raise InputError(f"FACTS must be a JSON object, got {type(data).__name__}")
+        raise InputError(f"must be a JSON object, got {type(data).__name__}")
     unknown = sorted(set(data) - set(FACT_KEYS))
     if unknown:
-        raise InputError(f"FACTS: unknown key {unknown[0]!r} (known keys: {', '.join(FACT_KEYS)})")
+        raise InputError(f"unknown key {unknown[0]!r} (known keys: {', '.join(FACT_KEYS)})")
     values = {key: value for key, value in data.items() if value is not None}
     return CaseFacts(
         primary_site=_site(values.get("primary_site")),
@@ -300,7 +332,7 @@ def load_facts_json(path: str | os.PathLike[str]) -> CaseFacts:
         data = json.loads(path.read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"FACTS {path.name}: not valid JSON ({exc})") from None
-    return parse_facts(data)
+    return parse_facts(data, source=f"FACTS {path.name}")
 
 
 def _key(value: str) -> str:
@@ -311,13 +343,13 @@ def _site(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError(f"FACTS primary_site must be a string, got {value!r}")
+        raise InputError(f"primary_site must be a string, got {value!r}")
     rules = load_rules("embryology")
     key = _key(value)
     key = rules["aliases"].get(key, key)
     if key not in rules["sites"]:
         raise InputError(
-            f"FACTS primary_site: unknown site {value!r} (known: {', '.join(rules['sites'])})"
+            f"primary_site: unknown site {value!r} (known: {', '.join(rules['sites'])})"
         )
     return str(key)
 
@@ -333,20 +365,20 @@ def _enum(kind: type[_E], name: str, value: Any) -> _E | None:
             if member.value == key:
                 return member
     choices = ", ".join(str(member.value) for member in kind)
-    raise InputError(f"FACTS {name}: unknown value {value!r} (expected one of {choices})")
+    raise InputError(f"{name}: unknown value {value!r} (expected one of {choices})")
 
 
 def _bool(name: str, value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
-    raise InputError(f"FACTS {name} must be true or false, got {value!r}")
+    raise InputError(f"{name} must be true or false, got {value!r}")
 
 
 def _number(name: str, value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"FACTS {name} must be a number, got {value!r}")
+        raise InputError(f"{name} must be a number, got {value!r}")
     return float(value)
 
 
@@ -355,7 +387,7 @@ def _integer(name: str, value: Any) -> int | None:
     if number is None:
         return None
     if number != int(number):
-        raise InputError(f"FACTS {name} must be a whole number, got {value!r}")
+        raise InputError(f"{name} must be a whole number, got {value!r}")
     return int(number)
 
 
@@ -363,7 +395,7 @@ def _text(name: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError(f"FACTS {name} must be a string, got {value!r}")
+        raise InputError(f"{name} must be a string, got {value!r}")
     return value.strip() or None
 
 
@@ -371,5 +403,5 @@ def _text_list(name: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InputError(f"FACTS {name} must be a list of strings, got {value!r}")
+        raise InputError(f"{name} must be a list of strings, got {value!r}")
     return tuple(item.strip() for item in value if item.strip())

@@ -9,7 +9,7 @@ override the origin. The orders are data (``rules/imaging.json``).
 from __future__ import annotations
 
 from tumorboard.guide.embryology import Embryology
-from tumorboard.guide.facts import CaseFacts, Differentiation
+from tumorboard.guide.facts import CaseFacts
 from tumorboard.guide.records import Recommendation, StepResult, cite, load_rules
 
 
@@ -23,10 +23,15 @@ def recommended_imaging(
     missing: list[str] = []
     inputs: dict[str, str | None]
     tumour_type = None if facts.tumour_type is None else facts.tumour_type.value
-    if facts.differentiation is Differentiation.POOR:
+    if facts.poorly_differentiated:
         entry = rules["poorly_differentiated"]
         why = "Poorly differentiated tumour"
-        inputs = {"differentiation": "poor"}
+        inputs = {
+            "differentiation": None
+            if facts.differentiation is None
+            else facts.differentiation.value,
+            "tumour_type": tumour_type,
+        }
     elif tumour_type in rules["order_by_tumour_type"]:
         entry = rules["order_by_tumour_type"][tumour_type]
         why = f"Tumour type {tumour_type}"
@@ -36,10 +41,17 @@ def recommended_imaging(
         why = f"{origin.value.capitalize()} origin"
         inputs = {"primary_site": facts.primary_site, "embryology": origin.value}
     else:
-        return [], StepResult(missing=("primary_site",))
+        unknown = {
+            "primary_site": facts.primary_site,
+            "tumour_type": facts.tumour_type,
+            "differentiation": facts.differentiation,
+        }
+        return [], StepResult(missing=tuple(k for k, v in unknown.items() if v is None))
+    if facts.tumour_type is None and not facts.poorly_differentiated:
+        missing.append("tumour_type")  # insulinoma and gastrinoma have their own order
     order = list(entry["order"])
     ki67_threshold = float(rules["fdg_ki67_min_pct"])
-    if facts.ki67_pct is None and facts.differentiation is not Differentiation.POOR:
+    if facts.ki67_pct is None and not facts.poorly_differentiated:
         missing.append("ki67_pct")
     if facts.ki67_pct is not None and facts.ki67_pct >= ki67_threshold and "fdg_pet" not in order:
         order.insert(1, "fdg_pet")

@@ -26,10 +26,19 @@ class Refractoriness(Enum):
     UNKNOWN = "unknown"
 
 
-def pituitary(facts: CaseFacts) -> tuple[Refractoriness | None, StepResult]:
-    """The pituitary part of the guide (None when the case is not a pituitary adenoma)."""
+def pituitary(facts: CaseFacts) -> tuple[Refractoriness | None, list[str], StepResult]:
+    """The pituitary part of the guide (None when the case is not a pituitary adenoma).
+
+    Returns the kind of refractoriness, the imaging in order (sella MRI, then
+    molecular imaging when the hormone excess persists) and the advice.
+
+    When neither ``pituitary_adenoma`` nor a primary site is given, the
+    missing ``pituitary_adenoma`` is named: it would open this part.
+    """
     if not facts.is_pituitary:
-        return None, StepResult()
+        if facts.pituitary_adenoma is None and facts.primary_site is None:
+            return None, [], StepResult(missing=("pituitary_adenoma",))
+        return None, [], StepResult()
     rules = load_rules("pituitary")
     sources = rules["sources"]
     threshold = float(rules["structural_min_reduction_pct"])
@@ -86,7 +95,9 @@ def pituitary(facts: CaseFacts) -> tuple[Refractoriness | None, StepResult]:
                 cite(sources["sequences"]),
             )
         )
+    imaging = [str(rules["imaging"]["mri"])]
     if kind in (Refractoriness.BIOCHEMICAL, Refractoriness.BIOCHEMICAL_AND_STRUCTURAL):
+        imaging.extend(str(name) for name in rules["imaging"]["molecular"])
         out.append(
             Recommendation(
                 "pituitary",
@@ -97,4 +108,4 @@ def pituitary(facts: CaseFacts) -> tuple[Refractoriness | None, StepResult]:
                 cite(sources["molecular"]),
             )
         )
-    return kind, StepResult(tuple(out), tuple(missing))
+    return kind, imaging, StepResult(tuple(out), tuple(missing))

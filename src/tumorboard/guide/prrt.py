@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from tumorboard.guide.facts import CaseFacts, Differentiation
+from tumorboard.guide.facts import CaseFacts
 from tumorboard.guide.records import Recommendation, StepResult, cite, load_rules
 from tumorboard.guide.who_grade import WhoGrade
 
@@ -45,7 +45,7 @@ def prrt_eligibility(facts: CaseFacts, grade: WhoGrade | None) -> tuple[PrrtAsse
     unknown: list[str] = []
     support: list[str] = []
     missing: list[str] = []
-    if facts.differentiation is Differentiation.POOR or grade is WhoGrade.G3_NEC:
+    if facts.poorly_differentiated or grade is WhoGrade.G3_NEC:
         against.append("poorly differentiated carcinoma (NEC)")
     elif grade is None:
         unknown.append("WHO grade unknown")
@@ -72,6 +72,7 @@ def prrt_eligibility(facts: CaseFacts, grade: WhoGrade | None) -> tuple[PrrtAsse
         )
     if against:
         status, reasons = PrrtStatus.NOT_ELIGIBLE, against
+        missing = []  # no missing fact can make the patient eligible
     elif unknown:
         status, reasons = PrrtStatus.UNKNOWN, unknown + support
     else:

@@ -56,7 +56,8 @@ def who_grade(facts: CaseFacts) -> tuple[WhoGrade | None, StepResult]:
         "differentiation": None if facts.differentiation is None else facts.differentiation.value,
     }
     missing = [name for name, value in inputs.items() if value is None]
-    if facts.differentiation is Differentiation.POOR:
+    if facts.poorly_differentiated:
+        inputs["tumour_type"] = None if facts.tumour_type is None else facts.tumour_type.value
         text = (
             "Poorly differentiated: neuroendocrine carcinoma (NEC), high grade (G3) by definition."
         )

@@ -22,7 +22,7 @@ import pydicom
 from matplotlib.path import Path as PolygonPath
 from numpy.typing import NDArray
 
-from tumorboard.errors import DicomError, GeometryError, InputError
+from tumorboard.errors import DicomError, EmptyResultError, GeometryError, InputError
 from tumorboard.imaging.volume import Volume
 
 #: A contour's points must lie within this fraction of a slice of a slice centre.
@@ -77,9 +77,12 @@ def read_rtstruct(
     DicomError
         If the file is not a readable RTSTRUCT or a contour is malformed.
     GeometryError
-        If a contour does not lie on a slice of ``reference`` or falls outside it.
+        If a contour does not lie on a slice of ``reference``, falls outside
+        it, or an ROI encloses no voxel centre of it.
     InputError
         If a requested ROI name is not in the file.
+    EmptyResultError
+        If no ROI of the file has contours.
     """
     path = Path(path)
     dataset = _read(path)
@@ -102,19 +105,20 @@ def read_rtstruct(
                 f"(available: {available})"
             )
         order = [by_name[name] for name in roi_names]
-    return tuple(
-        RoiMask(
-            number=number,
-            name=names[number],
-            mask=reference.with_array(
-                _rasterise(
-                    contours[number], reference, f"RTSTRUCT {path.name} ROI {names[number]!r}"
-                ),
-                unit="mask",
-            ),
+    if not order:
+        raise EmptyResultError(f"RTSTRUCT {path.name}: no ROI has contours")
+    rois = []
+    for number in order:
+        what = f"RTSTRUCT {path.name} ROI {names[number]!r}"
+        mask = _rasterise(contours[number], reference, what)
+        if not mask.any():
+            raise GeometryError(
+                f"{what}: the contours enclose no voxel of the image (drawn on another grid?)"
+            )
+        rois.append(
+            RoiMask(number=number, name=names[number], mask=reference.with_array(mask, unit="mask"))
         )
-        for number in order
-    )
+    return tuple(rois)
 
 
 def rtstruct_label_map(rois: Sequence[RoiMask]) -> Volume:

@@ -54,7 +54,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "embryology": "foregut",
         "risk": "higher",
         "first_imaging_prefix": "SSTR PET",
-        "response_criteria": ["Choi", "PERCIST"],
+        "response_criteria": ["RECIST 1.1", "Choi", "PERCIST"],
         "prrt": "not-eligible",
     },
     "pituitary": {"refractoriness": "biochemical and structural"},

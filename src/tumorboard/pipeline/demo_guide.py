@@ -83,7 +83,13 @@ def run_section(context: DemoContext) -> DemoSection:
         unit="SUVbw",
         source="phantom",
     )
-    write_feature_table(out / "radiomics_features.csv", lesions, "pet", acquisition)
+    write_feature_table(
+        out / "radiomics_features.csv",
+        lesions,
+        "pet",
+        acquisition,
+        {t.label: t.name for t in pet_case.LESIONS},
+    )
     checks.update(_radiomics_checks(lesions))
     parts.append(_radiomics_table(lesions))
     return DemoSection(
@@ -108,8 +114,9 @@ def _guide_checks(case: str, payload: dict[str, object]) -> dict[str, bool]:
         "NET patient: foregut, SSTR PET first": payload["embryology"] == want["embryology"]
         and str(first).startswith(want["first_imaging_prefix"]),
         "NET patient: higher risk": payload["risk"] == want["risk"],
-        "NET patient: Choi + PERCIST for targeted therapy": payload["response_criteria"]
-        == want["response_criteria"],
+        "NET patient: RECIST 1.1, Choi, PERCIST for targeted therapy": (
+            payload["response_criteria"] == want["response_criteria"]
+        ),
         "NET patient: PRRT not eligible (Krenning 2 bone lesion)": isinstance(prrt, dict)
         and prrt.get("status") == want["prrt"],
     }

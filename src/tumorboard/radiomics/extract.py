@@ -46,6 +46,10 @@ from tumorboard.radiomics.spatial_autocorrelation import exact_mirp_spatial_feat
 CROP_MARGIN_MM = 10.0
 #: How many extra voxels per side the grid-alignment search may add to a crop.
 ALIGNMENT_SEARCH_VOXELS = 16
+#: Most grey levels a fixed-bin-size preset may produce in one lesion (a GLCM
+#: of 2000 x 2000 levels per direction is already 32 MB).
+MAX_GREY_LEVELS = 2000
+_PRESET_UNITS = {"CT": "HU", "PT": "SUV", "MR": "any"}
 #: mirp's metadata columns (not features) start with these prefixes.
 _METADATA_PREFIXES = ("image_", "sample_name")
 #: Feature families mirp computes; "all" selects every IBSI-1 family.
@@ -196,6 +200,8 @@ def extract_lesion_features(
         _make_task(intensities, label_array, label, image, spec, settings, crop)
         for label in sorted(set(wanted))
     ]
+    for task in tasks:
+        _check_grey_levels(task.image[task.mask], task.label, spec)
     results = _run(tasks, workers)
     lesions = []
     for task, result in zip(tasks, results, strict=True):
@@ -213,6 +219,29 @@ def extract_lesion_features(
             )
         )
     return tuple(lesions)
+
+
+def _check_grey_levels(values: NDArray[np.floating[Any]], label: int, spec: PresetSpec) -> None:
+    """Refuse a fixed-bin-size preset whose bins would explode on this image.
+
+    A fixed bin size is in the unit the preset expects (HU for CT, SUV for
+    PET); an image in another unit (PET in Bq/ml) would give tens of thousands
+    of grey levels and texture matrices that exhaust the memory.
+    """
+    settings = spec.mirp_settings
+    if settings.get("base_discretisation_method") != "fixed_bin_size":
+        return
+    width = float(settings["base_discretisation_bin_width"])
+    low_bound, high_bound = settings.get("resegmentation_intensity_range", [math.nan, math.nan])
+    low = float(values.min()) if math.isnan(low_bound) else max(float(low_bound), values.min())
+    high = float(values.max()) if math.isnan(high_bound) else min(float(high_bound), values.max())
+    levels = int(math.floor((high - min(low, high)) / width)) + 1
+    if levels > MAX_GREY_LEVELS:
+        raise InputError(
+            f"label {label}: preset {spec.preset.value} bins of {width:g} give {levels} grey "
+            f"levels (intensities {low:g} to {high:g}), more than {MAX_GREY_LEVELS}; is the "
+            f"image in the unit the preset expects ({_PRESET_UNITS.get(spec.modality, '?')})?"
+        )
 
 
 def _integer_labels(array: NDArray[Any]) -> NDArray[np.int64]:

@@ -102,6 +102,11 @@ def load_preset(value: Preset | str) -> PresetSpec:
     preset = as_preset(value)
     entry = _table()["presets"][preset.value]
     settings = {key: _decode(item) for key, item in entry["mirp"].items()}
+    if "resegmentation_intensity_range" in settings:
+        settings["resegmentation_intensity_range"] = [
+            math.nan if bound is None else float(bound)
+            for bound in settings["resegmentation_intensity_range"]
+        ]
     spacing = settings.get("new_spacing")
     return PresetSpec(
         preset=preset,
@@ -115,7 +120,12 @@ def load_preset(value: Preset | str) -> PresetSpec:
 
 
 def _decode(item: Any) -> Any:
-    """JSON has no infinity: the string ``"inf"`` in a range stands for it."""
+    """JSON has no infinity: the string ``"inf"`` stands for it.
+
+    An open end of ``resegmentation_intensity_range`` is written ``null`` and
+    becomes NaN, mirp's "no bound" (an infinite bound breaks mirp's intensity-
+    volume histogram with a fixed bin size).
+    """
     if isinstance(item, list):
         return [_decode(value) for value in item]
     if item == "inf":

@@ -1,6 +1,7 @@
 """Radiomics inputs: an image and its lesion labels, from the formats clinics use.
 
-Image: a NIfTI file or a folder with one DICOM image series. Labels: a NIfTI
+Image: a NIfTI file or a folder with one DICOM image series (a PET series is
+converted to SUVbw from its header, since the ``pet`` preset bins SUV). Labels: a NIfTI
 label map, a DICOM SEG (read by :mod:`tumorboard.imaging.label_maps`) or an
 RTSTRUCT (rasterised by :mod:`tumorboard.imaging.rtstruct`). Format knowledge
 stays in :mod:`tumorboard.imaging`; this module only chooses the reader and
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 
-from tumorboard.errors import DicomError, InputError
+from tumorboard.errors import DicomError, EmptyResultError, InputError
 from tumorboard.imaging.nifti import read_nifti
 from tumorboard.imaging.volume import Volume
 from tumorboard.radiomics.acquisition import AcquisitionParameters, acquisition_from_header
@@ -67,7 +69,10 @@ def load_radiomics_inputs(
     Raises
     ------
     InputError
-        If a path is missing or of an unknown kind.
+        If a path is missing or of an unknown kind, or the labels are not
+        non-negative integers.
+    EmptyResultError
+        If the label map holds no lesion.
     DicomError
         If a DICOM input is unusable.
     GeometryError
@@ -75,8 +80,21 @@ def load_radiomics_inputs(
     """
     image, acquisition = _read_image(Path(image_path))
     labels, names = _read_labels(Path(labels_path), image, roi_names)
-    image.require_same_geometry(labels, f"label map {Path(labels_path).name}", "the image")
+    what = f"label map {Path(labels_path).name}"
+    image.require_same_geometry(labels, what, "the image")
+    _check_labels(labels, what)
     return RadiomicsInputs(image=image, labels=labels, acquisition=acquisition, label_names=names)
+
+
+def _check_labels(labels: Volume, what: str) -> None:
+    """Labels must be non-negative integers with at least one lesion voxel."""
+    values = np.asarray(labels.array)
+    if values.dtype != bool and (
+        not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values != np.round(values))
+    ):
+        raise InputError(f"{what}: labels must be non-negative integers (0 = background)")
+    if not np.any(values):
+        raise EmptyResultError(f"{what}: no lesion, every voxel is 0 (empty label map)")
 
 
 def _is_nifti(path: Path) -> bool:
@@ -94,9 +112,14 @@ def _read_image(path: Path) -> tuple[Volume, AcquisitionParameters]:
             raise DicomError(
                 f"image folder {path}: expected one image series, found {len(series)}: {listing}"
             )
-        volume = series_to_volume(series[0].slices, what=f"image folder {path}: {series[0].label}")
+        where = f"image folder {path.name}: {series[0].label}"
         header = series[0].slices[0].dataset
-        unit = _unit(header)
+        if series[0].modality.upper() == "PT":
+            volume = _suv_volume(series[0], where)
+            unit = "SUVbw"
+        else:
+            volume = series_to_volume(series[0].slices, what=where)
+            unit = _unit(header)
         acquisition = acquisition_from_header(header, volume.spacing_mm, unit)
         return volume, acquisition
     if not path.exists():
@@ -110,6 +133,17 @@ def _read_image(path: Path) -> tuple[Volume, AcquisitionParameters]:
     return volume, AcquisitionParameters(
         modality="", spacing_z_mm=dz, spacing_y_mm=dy, spacing_x_mm=dx, unit=volume.unit
     )
+
+
+def _suv_volume(series: Any, where: str) -> Volume:
+    """A PET series in SUVbw: the ``pet`` preset's bins are in SUV, not Bq/ml."""
+    from tumorboard.pet.series_io import pet_series
+
+    try:
+        pet = pet_series(series, weight_kg=None, where=where)
+    except DicomError as exc:
+        raise DicomError(f"{exc} (radiomics of PET needs SUV; or give an SUV NIfTI)") from None
+    return pet.suvbw
 
 
 def _unit(header: Any) -> str:
@@ -148,7 +182,9 @@ def _read_labels(
             raise InputError("--roi applies to RTSTRUCT labels only")
         from tumorboard.imaging.label_maps import read_label_map
 
-        labels = read_label_map(path, reference=image, what="label map", reference_name="the image")
+        labels = read_label_map(
+            path, reference=image, what=f"label map {path}", reference_name="the image"
+        )
         return labels, {}
     raise InputError(
         f"label map {path.name}: DICOM Modality {modality!r} is not a label source "
