@@ -89,8 +89,7 @@ def scipy_peer(curves: np.ndarray, inputs: InputFunction) -> float:
     for y in curves:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            curve_fit(etofts, t_min, y, p0=(0.1, 0.2, 0.05),
-                      bounds=([0, 1e-3, 0], [5, 1, 1]))
+            curve_fit(etofts, t_min, y, p0=(0.1, 0.2, 0.05), bounds=([0, 1e-3, 0], [5, 1, 1]))
     return (time.perf_counter() - start) / len(curves)
 
 
@@ -102,9 +101,15 @@ def dcmri_peer(truth: dict, inputs: InputFunction, n: int) -> float:
     cb_M = inputs.cp_mM * (1 - HCT) / 1000.0
     signals = []
     for i in range(n):
-        tissue = dc.Tissue(kinetics="HF", water_exchange="FF", ca=cb_M, t=t,
-                           vb=truth["vp"][i] / (1 - HCT), vi=truth["ve"][i],
-                           PS=truth["ktrans_per_min"][i] / 60.0)
+        tissue = dc.Tissue(
+            kinetics="HF",
+            water_exchange="FF",
+            ca=cb_M,
+            t=t,
+            vb=truth["vp"][i] / (1 - HCT),
+            vi=truth["ve"][i],
+            PS=truth["ktrans_per_min"][i] / 60.0,
+        )
         signals.append(tissue.predict(t))
     start = time.perf_counter()
     for sig in signals:
@@ -153,27 +158,36 @@ def main() -> None:
     sampler.join()
     rss_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     acc = accuracy(result.parameters, truth)
-    print(f"tumorboard extended Tofts: {elapsed:.2f} s, {args.voxels / elapsed:,.0f} voxels/s, "
-          f"converged {result.converged.mean():.4f}")
-    print("  within OSIPI tolerance: "
-          + ", ".join(f"{k} {100 * v:.2f} %" for k, v in acc.items()))
-    print(f"  peak traced numpy memory during fit: {peak / 2**20:.0f} MB "
-          f"= {peak / curves.nbytes:.2f} x input")
+    print(
+        f"tumorboard extended Tofts: {elapsed:.2f} s, {args.voxels / elapsed:,.0f} voxels/s, "
+        f"converged {result.converged.mean():.4f}"
+    )
+    print("  within OSIPI tolerance: " + ", ".join(f"{k} {100 * v:.2f} %" for k, v in acc.items()))
+    print(
+        f"  peak traced numpy memory during fit: {peak / 2**20:.0f} MB "
+        f"= {peak / curves.nbytes:.2f} x input"
+    )
     growth = max(rss_samples) - rss_before
-    print(f"  process RSS: before fit {rss_before:.0f} MB, peak during fit "
-          f"{max(rss_samples):.0f} MB (+{growth:.0f} MB = {growth / input_mb:.2f} x input; "
-          f"sampled every 20 ms); lifetime peak {rss_peak_kb / 1024:.0f} MB (incl. simulation)")
+    print(
+        f"  process RSS: before fit {rss_before:.0f} MB, peak during fit "
+        f"{max(rss_samples):.0f} MB (+{growth:.0f} MB = {growth / input_mb:.2f} x input; "
+        f"sampled every 20 ms); lifetime peak {rss_peak_kb / 1024:.0f} MB (incl. simulation)"
+    )
 
     per_voxel_ours = elapsed / args.voxels
     sample = curves[: args.peer_sample].astype(np.float64)
     scipy_s = scipy_peer(sample, inputs)
-    print(f"scipy curve_fit per voxel: {scipy_s * 1e3:.2f} ms -> "
-          f"{scipy_s * args.voxels / 3600:.2f} h for {args.voxels} voxels; "
-          f"ratio {scipy_s / per_voxel_ours:,.0f}x")
+    print(
+        f"scipy curve_fit per voxel: {scipy_s * 1e3:.2f} ms -> "
+        f"{scipy_s * args.voxels / 3600:.2f} h for {args.voxels} voxels; "
+        f"ratio {scipy_s / per_voxel_ours:,.0f}x"
+    )
     n_dcmri = max(10, args.peer_sample // 4)
     dcmri_s = dcmri_peer(truth, inputs, n_dcmri)
-    print(f"dcmri Tissue(HF).train per voxel ({n_dcmri} voxels): {dcmri_s * 1e3:.2f} ms -> "
-          f"{dcmri_s * args.voxels / 3600:.2f} h; ratio {dcmri_s / per_voxel_ours:,.0f}x")
+    print(
+        f"dcmri Tissue(HF).train per voxel ({n_dcmri} voxels): {dcmri_s * 1e3:.2f} ms -> "
+        f"{dcmri_s * args.voxels / 3600:.2f} h; ratio {dcmri_s / per_voxel_ours:,.0f}x"
+    )
 
     n_dual = min(args.dual_voxels, args.voxels)
     dual_truth = {
@@ -187,9 +201,11 @@ def main() -> None:
     dual_result = fit_curves(times, dual.astype(np.float32), inputs, "dual-input")
     dual_s = time.perf_counter() - start
     fa_err = np.abs(dual_result.parameters["arterial_fraction"] - dual_truth["arterial_fraction"])
-    print(f"tumorboard dual-input: {n_dual} voxels in {dual_s:.2f} s = "
-          f"{n_dual / dual_s:,.0f} voxels/s; median |arterial fraction error| "
-          f"{np.median(fa_err):.4f}")
+    print(
+        f"tumorboard dual-input: {n_dual} voxels in {dual_s:.2f} s = "
+        f"{n_dual / dual_s:,.0f} voxels/s; median |arterial fraction error| "
+        f"{np.median(fa_err):.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,11 @@ def whole_body(rng: np.random.Generator) -> tuple[Volume, Volume]:
         radius = rng.uniform(1.5, 4.0)
         centre = rng.uniform([20, 20, 20], [SHAPE[0] - 20, SHAPE[1] - 20, SHAPE[2] - 20])
         box = tuple(slice(int(c - radius - 1), int(c + radius + 2)) for c in centre)
-        inside = ((zz[box[0]] - centre[0]) ** 2 + (yy[:, box[1]] - centre[1]) ** 2
-                  + (xx[:, :, box[2]] - centre[2]) ** 2) <= radius**2
+        inside = (
+            (zz[box[0]] - centre[0]) ** 2
+            + (yy[:, box[1]] - centre[1]) ** 2
+            + (xx[:, :, box[2]] - centre[2]) ** 2
+        ) <= radius**2
         labels[box][inside] = label
         image[box][inside] *= rng.uniform(3.0, 10.0)
     return Volume(image, SPACING_MM), Volume(labels, SPACING_MM)
@@ -89,15 +92,18 @@ def peer_peaks(image: Volume, labels: Volume) -> dict[int, float]:
     for label, box in enumerate(ndimage.find_objects(label_array), start=1):
         if box is None:
             continue
-        padded = tuple(slice(max(b.start - r, 0), min(b.stop + r, n))
-                       for b, r, n in zip(box, reach, values.shape, strict=True))
+        padded = tuple(
+            slice(max(b.start - r, 0), min(b.stop + r, n))
+            for b, r, n in zip(box, reach, values.shape, strict=True)
+        )
         region = values[padded]
         ones = np.ones_like(region)
         summed = ndimage.correlate(region, weights, mode="constant", cval=0.0)
         norm = ndimage.correlate(ones, weights, mode="constant", cval=0.0)
         mean = summed / norm
-        inner = tuple(slice(b.start - p.start, b.stop - p.start)
-                      for b, p in zip(box, padded, strict=True))
+        inner = tuple(
+            slice(b.start - p.start, b.stop - p.start) for b, p in zip(box, padded, strict=True)
+        )
         mask = label_array[box] == label
         peaks[label] = float(mean[inner][mask].max())
     return peaks
@@ -109,11 +115,13 @@ def bench_sulpeak(repeats: int, rng: np.random.Generator) -> None:
     ours_s, ours = best_of(repeats, lambda: lesion_uptake(image, labels))
     peer_s, peer = best_of(repeats, lambda: peer_peaks(image, labels))
     worst = max(abs(r.peak / peer[r.label] - 1) for r in ours)
-    print(f"SULpeak, {len(ours)} lesions on {SHAPE[2]}x{SHAPE[1]}x{SHAPE[0]}: "
-          f"ours {ours_s * 1000:.0f} ms, scipy.ndimage.correlate per lesion "
-          f"{peer_s * 1000:.0f} ms, ratio {ours_s / peer_s:.2f}; largest relative difference "
-          f"{worst:.1e}; contract <= {SULPEAK_LIMIT_S:g} s: "
-          f"{'PASS' if ours_s <= SULPEAK_LIMIT_S else 'FAIL'}")
+    print(
+        f"SULpeak, {len(ours)} lesions on {SHAPE[2]}x{SHAPE[1]}x{SHAPE[0]}: "
+        f"ours {ours_s * 1000:.0f} ms, scipy.ndimage.correlate per lesion "
+        f"{peer_s * 1000:.0f} ms, ratio {ours_s / peer_s:.2f}; largest relative difference "
+        f"{worst:.1e}; contract <= {SULPEAK_LIMIT_S:g} s: "
+        f"{'PASS' if ours_s <= SULPEAK_LIMIT_S else 'FAIL'}"
+    )
 
 
 def write_pet_series(folder: Path, rng: np.random.Generator) -> None:
@@ -124,16 +132,30 @@ def write_pet_series(folder: Path, rng: np.random.Generator) -> None:
     item.RadionuclideHalfLife = "6586.2"
     item.RadiopharmaceuticalStartDateTime = "20250101100000"
     write_dicom_series(
-        Volume(activity, (2.0, 3.5, 3.5)), folder, modality="PT",
-        series_description="bench PET", series_number=1, dtype="int16",
+        Volume(activity, (2.0, 3.5, 3.5)),
+        folder,
+        modality="PT",
+        series_description="bench PET",
+        series_number=1,
+        dtype="int16",
         rescale="auto_per_slice",
-        study={"patient_weight_kg": 75.0, "patient_size_m": 1.8, "patient_sex": "F",
-               "patient_name": "Bench^PET", "patient_id": "BENCH"},
-        extra={"Units": "BQML", "DecayCorrection": "START",
-               "CorrectedImage": ["NORM", "ATTN", "DECY"], "SeriesDate": "20250101",
-               "SeriesTime": "110000", "AcquisitionDate": "20250101",
-               "AcquisitionTime": "110000",
-               "RadiopharmaceuticalInformationSequence": [item]},
+        study={
+            "patient_weight_kg": 75.0,
+            "patient_size_m": 1.8,
+            "patient_sex": "F",
+            "patient_name": "Bench^PET",
+            "patient_id": "BENCH",
+        },
+        extra={
+            "Units": "BQML",
+            "DecayCorrection": "START",
+            "CorrectedImage": ["NORM", "ATTN", "DECY"],
+            "SeriesDate": "20250101",
+            "SeriesTime": "110000",
+            "AcquisitionDate": "20250101",
+            "AcquisitionTime": "110000",
+            "RadiopharmaceuticalInformationSequence": [item],
+        },
     )
 
 
@@ -151,14 +173,20 @@ def bench_suv_conversion(repeats: int, rng: np.random.Generator) -> None:
 
         def peer() -> None:
             assert dcm2niix is not None
-            subprocess.run([dcm2niix, "-z", "n", "-o", str(out), "-f", "peer_%s", str(folder)],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [dcm2niix, "-z", "n", "-o", str(out), "-f", "peer_%s", str(folder)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
         ours()  # warm the page cache equally
         if dcm2niix is None:
             ours_s, _ = best_of(repeats, ours)
-            print(f"SUV conversion, 500 slices: ours {ours_s * 1000:.0f} ms; dcm2niix not "
-                  "installed (run benchmarks/install_dcm2niix.sh)")
+            print(
+                f"SUV conversion, 500 slices: ours {ours_s * 1000:.0f} ms; dcm2niix not "
+                "installed (run benchmarks/install_dcm2niix.sh)"
+            )
             return
         peer()
         # Interleave the two tools so that load from other jobs hits both alike.
@@ -167,9 +195,11 @@ def bench_suv_conversion(repeats: int, rng: np.random.Generator) -> None:
             ours_s = min(ours_s, best_of(1, ours)[0])
             peer_s = min(peer_s, best_of(1, peer)[0])
         ratio = ours_s / peer_s
-        print(f"SUV conversion, 500 slices 200x200: ours {ours_s * 1000:.0f} ms, dcm2niix "
-              f"{peer_s * 1000:.0f} ms, ratio {ratio:.2f}; contract <= {DICOM_RATIO_LIMIT:g}x: "
-              f"{'PASS' if ratio <= DICOM_RATIO_LIMIT else 'FAIL'}")
+        print(
+            f"SUV conversion, 500 slices 200x200: ours {ours_s * 1000:.0f} ms, dcm2niix "
+            f"{peer_s * 1000:.0f} ms, ratio {ratio:.2f}; contract <= {DICOM_RATIO_LIMIT:g}x: "
+            f"{'PASS' if ratio <= DICOM_RATIO_LIMIT else 'FAIL'}"
+        )
 
 
 def bench_registration() -> None:
@@ -177,12 +207,13 @@ def bench_registration() -> None:
     start = time.perf_counter()
     result = register_rigid(case.mri, case.pet_suv)
     seconds = time.perf_counter() - start
-    targets = np.array([[x, y, z] for x in (-20, 20) for y in (-20, 20) for z in (-20, 20)],
-                       float)
+    targets = np.array([[x, y, z] for x in (-20, 20) for y in (-20, 20) for z in (-20, 20)], float)
     tre = target_registration_error_mm(result.transform, case.truth, targets)
-    print(f"Registration (Mattes MI, 3 levels, defaults): {seconds:.1f} s, TRE max "
-          f"{tre.max():.2f} mm; contract <= {REGISTRATION_LIMIT_S:g} s: "
-          f"{'PASS' if seconds <= REGISTRATION_LIMIT_S else 'FAIL'}")
+    print(
+        f"Registration (Mattes MI, 3 levels, defaults): {seconds:.1f} s, TRE max "
+        f"{tre.max():.2f} mm; contract <= {REGISTRATION_LIMIT_S:g} s: "
+        f"{'PASS' if seconds <= REGISTRATION_LIMIT_S else 'FAIL'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

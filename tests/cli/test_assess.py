@@ -305,3 +305,29 @@ def test_bad_options(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_reading_guide_joins_the_form(table: Path, tmp_path: Path) -> None:
+    facts = tmp_path / "facts.json"
+    facts.write_text(
+        json.dumps({"primary_site": "pancreas", "ki67_pct": 8, "drug_type": "targeted"})
+    )
+    out = tmp_path / "crf"
+    code = main(["assess", str(table), "--facts", str(facts), "--out", str(out)])
+    assert code == 0
+    document = json.loads((out / "crf.json").read_text())
+    assert document["guide"]["who_grade"] == "G2"
+    assert "Choi" in document["guide"]["response_criteria"]
+    html = (out / "crf.html").read_text()
+    assert "Reading guide" in html and "not a decision" in html
+
+
+def test_bad_facts_write_nothing(
+    table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"ki67_pct": 140}))
+    out = tmp_path / "crf"
+    assert main(["assess", str(table), "--facts", str(facts), "--out", str(out)]) == 1
+    assert "ki67_pct" in capsys.readouterr().err
+    assert not out.exists()

@@ -126,6 +126,16 @@ def test_nifti_inputs_write_the_contract_outputs(nifti_case, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary)
     assert ADC_KEYS <= set(summary["adc_um2_per_s"])
+    # components: the curation table (kept and removed), with separate counts
+    assert isinstance(summary["components"], list)
+    assert summary["components_total"] == len(summary["components"])
+    kept = [c for c in summary["components"] if c["kept"]]
+    assert summary["components_kept"] == len(kept) == 1
+    assert summary["settings"]["adc_fit_b_values_s_per_mm2"] == [50.0, 600.0, 900.0]
+    assert summary["settings"]["min_component_ml"] == 0.5
+    assert sum(c["volume_ml"] for c in kept) == pytest.approx(
+        summary["total_diffusion_volume_ml"], abs=1e-3
+    )
     assert summary["b_values_s_per_mm2"] == [50.0, 600.0, 900.0]
     assert summary["computed_b_s_per_mm2"] == 1000.0
     assert summary["threshold"] == 100.0
@@ -194,6 +204,29 @@ def test_reference_summary_gives_classes_and_changes(tmp_path, rng, capsys):
     )
     assert s2["tdv_change_pct"] == pytest.approx(expected, abs=0.01)
     assert s2["adc_median_change_pct"] > 100
+
+
+def test_min_b_and_weighted_fit_are_recorded(nifti_case, capsys):
+    folder, paths, _ = nifti_case
+    code, _, err = run(
+        [
+            "dwi",
+            "assess",
+            *image_args(paths),
+            "--min-b",
+            "200",
+            "--weighted",
+            "--out",
+            folder / "o",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    summary = json.loads((folder / "o" / "summary.json").read_text())
+    assert summary["b_values_s_per_mm2"] == [50.0, 600.0, 900.0]
+    assert summary["settings"]["adc_fit_b_values_s_per_mm2"] == [600.0, 900.0]
+    assert summary["settings"]["adc_fit_weighted"] is True
+    assert summary["adc_um2_per_s"]["median"] == pytest.approx(700, rel=0.05)
 
 
 def test_noise_relative_threshold(nifti_case, capsys):
@@ -287,6 +320,26 @@ def test_missing_b_value_suggests_image_option(tmp_path, rng, capsys):
     assert_one_line_error(code, err, "--image B=PATH", tmp_path / "out")
 
 
+def test_four_d_nifti_is_refused(nifti_case, capsys):
+    folder, paths, _ = nifti_case
+    image = nib.load(paths[600.0])
+    data = np.asarray(image.dataobj)
+    nib.save(nib.Nifti1Image(np.stack([data, data], -1), image.affine), folder / "b600_4d.nii.gz")
+    code, _, err = run(
+        [
+            "dwi",
+            "assess",
+            *image_args(paths, skip=(600.0,)),
+            "--image",
+            f"600={folder / 'b600_4d.nii.gz'}",
+            "--out",
+            folder / "o",
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "b600_4d.nii.gz: expected a 3-D image", folder / "o")
+
+
 def test_one_b_value_only(nifti_case, capsys):
     folder, paths, _ = nifti_case
     code, _, err = run(
@@ -314,7 +367,7 @@ def test_images_of_different_shape_or_spacing(nifti_case, capsys):
         capsys,
     )
     assert_one_line_error(
-        code, err, "b600 image has shape (16, 48, 40), expected (16, 48, 48)", folder / "o"
+        code, err, "bad.nii.gz has shape (16, 48, 40), expected (16, 48, 48)", folder / "o"
     )
     write_nifti(
         Volume(np.ones((16, 48, 48), np.float32), (5.0, 3.0, 2.5), (-70.0, -70.0, -40.0)),
@@ -332,7 +385,8 @@ def test_images_of_different_shape_or_spacing(nifti_case, capsys):
         ],
         capsys,
     )
-    assert_one_line_error(code, err, "b600 image has spacing", folder / "o")
+    assert_one_line_error(code, err, "b600 image", folder / "o")
+    assert "bad2.nii.gz has spacing (5, 3, 2.5) mm, expected (5, 3, 3) mm" in err
 
 
 @pytest.mark.parametrize(
@@ -357,6 +411,133 @@ def test_nan_or_negative_signal(nifti_case, capsys, value, message):
         capsys,
     )
     assert_one_line_error(code, err, message, folder / "o")
+    assert "b600_bad.nii.gz" in err
+
+
+def write_modified_b600(folder, paths, name, change):
+    image = nib.load(paths[600.0])
+    data = np.asarray(image.dataobj).astype(np.float32)
+    nib.save(nib.Nifti1Image(change(data), image.affine), folder / name)
+    return [*image_args(paths, skip=(600.0,)), "--image", f"600={folder / name}"]
+
+
+def test_signal_zero_inside_the_body_is_refused(nifti_case, capsys):
+    folder, paths, _ = nifti_case
+    args = write_modified_b600(folder, paths, "b600_hole.nii.gz", lambda d: np.where(d > 20, 0, d))
+    code, _, err = run(["dwi", "assess", *args, "--out", folder / "o"], capsys)
+    assert_one_line_error(code, err, "b600_hole.nii.gz is zero in", folder / "o")
+    assert "diffusion signals must be > 0 inside the body" in err
+    args = write_modified_b600(folder, paths, "b600_zero.nii.gz", np.zeros_like)
+    code, _, err = run(["dwi", "assess", *args, "--out", folder / "o"], capsys)
+    assert_one_line_error(code, err, "b600_zero.nii.gz has no positive voxel", folder / "o")
+    args = write_modified_b600(folder, paths, "b600_neg.nii.gz", np.negative)
+    code, _, err = run(["dwi", "assess", *args, "--out", folder / "o"], capsys)
+    assert_one_line_error(code, err, "b600_neg.nii.gz has", folder / "o")
+    assert "negative voxels" in err
+
+
+def test_zeros_in_the_air_background_are_accepted(nifti_case, capsys):
+    """Scanners write exact zeros around the body: those voxels are simply not fitted."""
+    folder, paths, tumour = nifti_case
+    args = write_modified_b600(folder, paths, "b600_air0.nii.gz", lambda d: np.where(d < 15, 0, d))
+    code, _, err = run(
+        ["dwi", "assess", *args, "--exclude", folder / "organs.nii.gz", "--out", folder / "o"],
+        capsys,
+    )
+    assert code == 0, err
+    summary = json.loads((folder / "o" / "summary.json").read_text())
+    voxel_ml = np.prod(SPACING) / 1000
+    assert summary["total_diffusion_volume_ml"] == pytest.approx(tumour.sum() * voxel_ml, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--computed-b", "nan"], "--computed-b must be a finite number >= 0"),
+        (["--computed-b", "-100"], "--computed-b must be a finite number >= 0"),
+        (["--min-b", "-1"], "--min-b must be a finite number >= 0"),
+        (["--adc-window", "nan,1000"], "--adc-window bounds must be finite"),
+        (["--adc-window", "1000,500"], "min < max"),
+        (["--min-volume-ml", "nan"], "--min-volume-ml must be a finite number"),
+        (["--threshold", "abc"], "--threshold: expected a number"),
+        (["--threshold", "-3"], "--threshold must be a positive number"),
+    ],
+)
+def test_bad_options_are_refused_before_reading_images(tmp_path, capsys, option, message):
+    # the images do not exist: the option must be refused first, with its own message
+    missing = ["--image", f"50={tmp_path / 'no50.nii.gz'}", "--image", f"900={tmp_path / 'x'}"]
+    code, _, err = run(["dwi", "assess", *missing, *option, "--out", tmp_path / "o"], capsys)
+    assert_one_line_error(code, err, message, tmp_path / "o")
+
+
+def test_single_voxel_tumour_gives_finite_statistics(tmp_path, rng, capsys):
+    images, _, tumour = make_case(rng, radius=0)
+    assert tumour.sum() == 1
+    args = []
+    for b, volume in images.items():
+        args += ["--image", f"{b:g}={write_nifti(volume, tmp_path / f'b{b:g}.nii.gz')}"]
+    code, _, err = run(
+        [
+            "dwi",
+            "assess",
+            *args,
+            "--threshold",
+            "150",
+            "--min-volume-ml",
+            "0",
+            "--out",
+            tmp_path / "o",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    # the organ (label 4, not excluded) is the other component
+    single = [c for c in summary["components"] if c["voxels"] == 1]
+    assert len(single) == 1
+    assert all(np.isfinite(v) for v in summary["adc_um2_per_s"].values())
+
+
+def test_reference_p95_at_or_above_green_bound_leaves_no_yellow(nifti_case, capsys):
+    folder, paths, _ = nifti_case
+    reference = {
+        "total_diffusion_volume_ml": 10.0,
+        "adc_um2_per_s": {"median": 1200.0, "p95": 1600.0},
+    }
+    (folder / "ref.json").write_text(json.dumps(reference))
+    code, _, err = run(
+        [
+            "dwi",
+            "assess",
+            *image_args(paths),
+            "--exclude",
+            folder / "organs.nii.gz",
+            "--reference",
+            folder / "ref.json",
+            "--out",
+            folder / "o",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    summary = json.loads((folder / "o" / "summary.json").read_text())
+    assert summary["yellow_lower_um2_per_s"] == 1600.0
+    assert summary["classes_ml"]["yellow"] == 0.0
+    assert summary["classes_ml"]["red"] == pytest.approx(summary["total_diffusion_volume_ml"])
+    classes = np.asarray(nib.load(folder / "o" / "classes.nii.gz").dataobj)
+    assert not (classes == 2).any()
+
+
+def test_dicom_folder_with_one_b_value_only(tmp_path, rng, capsys):
+    write_dicom_case(tmp_path / "dicom", rng)
+    for path in (tmp_path / "dicom").rglob("*.dcm"):
+        if not path.name.startswith("b50_"):
+            path.unlink()
+    code, _, err = run(
+        ["dwi", "assess", "--dicom", tmp_path / "dicom", "--out", tmp_path / "out"], capsys
+    )
+    assert_one_line_error(code, err, "only one b-value", tmp_path / "out")
+    assert "DICOM folder" in err
 
 
 def test_exclusion_mask_of_another_geometry(nifti_case, capsys):
@@ -534,3 +715,11 @@ def test_dicom_seg_exclusion_removes_the_organ(tmp_path, rng, capsys):
     voxel_ml = np.prod(SPACING) / 1000
     assert summary["total_diffusion_volume_ml"] == pytest.approx(tumour.sum() * voxel_ml, rel=0.03)
     assert summary["excluded_voxels"] > 0
+
+
+def test_swapped_b_values_are_refused(nifti_case, capsys):
+    folder, paths, _ = nifti_case
+    swapped = ["--image", f"50={paths[900.0]}", "--image", f"900={paths[50.0]}"]
+    code, _, err = run(["dwi", "assess", *swapped, "--out", folder / "o"], capsys)
+    assert_one_line_error(code, err, "the signal rises with b in most of the body", folder / "o")
+    assert "b50.nii.gz" in err

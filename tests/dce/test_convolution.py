@@ -62,7 +62,9 @@ def test_vectorised_over_rates_equals_one_by_one(rng):
 
 @settings(max_examples=30, deadline=None)
 @given(
-    a=st.floats(-5, 5), b=st.floats(-5, 5), k=st.floats(0, 50),
+    a=st.floats(-5, 5),
+    b=st.floats(-5, 5),
+    k=st.floats(0, 50),
     seed=st.integers(0, 2**16),
 )
 def test_linear_in_the_input(a, b, k, seed):

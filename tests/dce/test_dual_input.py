@@ -34,13 +34,19 @@ def _inputs():
 @pytest.mark.parametrize(("fp_per_s", "fraction", "ve"), CASES)
 def test_forward_model_matches_dcmri(fp_per_s, fraction, ve):
     t, inputs = _inputs()
-    theirs = dc.conc_liver(inputs.cp_mM, t=t, cv=inputs.cv_mM, H=0.0, ve=ve, Fp=fp_per_s,
-                           fa=fraction, Ta=0.0)
-    ours = simulate(t, inputs, "dual-input", {
-        "fp_ml_per_100ml_per_min": fp_per_s * 6000.0,
-        "arterial_fraction": fraction,
-        "distribution_volume": ve,
-    })[0]
+    theirs = dc.conc_liver(
+        inputs.cp_mM, t=t, cv=inputs.cv_mM, H=0.0, ve=ve, Fp=fp_per_s, fa=fraction, Ta=0.0
+    )
+    ours = simulate(
+        t,
+        inputs,
+        "dual-input",
+        {
+            "fp_ml_per_100ml_per_min": fp_per_s * 6000.0,
+            "arterial_fraction": fraction,
+            "distribution_volume": ve,
+        },
+    )[0]
     assert np.max(np.abs(ours - theirs)) <= FORWARD_RTOL_OF_PEAK * np.max(theirs)
 
 
@@ -48,8 +54,9 @@ def test_fit_recovers_dcmri_simulated_curves(rng):
     t, inputs = _inputs()
     curves = []
     for fp_per_s, fraction, ve in CASES:
-        c = dc.conc_liver(inputs.cp_mM, t=t, cv=inputs.cv_mM, H=0.0, ve=ve, Fp=fp_per_s,
-                          fa=fraction, Ta=0.0)
+        c = dc.conc_liver(
+            inputs.cp_mM, t=t, cv=inputs.cv_mM, H=0.0, ve=ve, Fp=fp_per_s, fa=fraction, Ta=0.0
+        )
         curves.append(c + rng.normal(0, 0.005 * c.max(), c.shape))
     result = fit_curves(t, np.array(curves), inputs, "dual-input")
     assert result.converged.all()

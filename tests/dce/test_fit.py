@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from tumorboard.dce.aif import InputFunction, parker_aif
-from tumorboard.dce.fit import fit_curves, fit_volume, kinetic_model, simulate
+from tumorboard.dce.fit import fit_curves, kinetic_model, simulate
 from tumorboard.dce.kinetic_model import DceModel
+from tumorboard.dce.volume_fit import fit_volume
 from tumorboard.errors import InputError
 from tumorboard.imaging.volume import Volume
 
@@ -16,8 +17,11 @@ INPUTS = InputFunction(T, parker_aif(T, 10.0) / 0.55)
 
 
 def _curves(rng, n):
-    truth = {"ktrans_per_min": rng.uniform(0.05, 0.5, n), "ve": rng.uniform(0.1, 0.6, n),
-             "vp": rng.uniform(0.0, 0.1, n)}
+    truth = {
+        "ktrans_per_min": rng.uniform(0.05, 0.5, n),
+        "ve": rng.uniform(0.1, 0.6, n),
+        "vp": rng.uniform(0.0, 0.1, n),
+    }
     return simulate(T, INPUTS, "extended-tofts", truth), truth
 
 
@@ -45,8 +49,9 @@ def test_chunking_does_not_change_results(rng):
 def test_float32_input_and_r2(rng):
     curves, truth = _curves(rng, 20)
     result = fit_curves(T, curves.astype(np.float32), INPUTS, "extended-tofts")
-    np.testing.assert_allclose(result.parameters["ktrans_per_min"], truth["ktrans_per_min"],
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        result.parameters["ktrans_per_min"], truth["ktrans_per_min"], rtol=1e-3
+    )
     assert np.all(result.r2 > 0.9999)
 
 
@@ -85,8 +90,9 @@ def test_linear_method_equals_murase_and_rejects_other_models(rng):
     result = fit_curves(T, curves, INPUTS, "extended-tofts", method="linear")
     direct = murase_fit(T, curves, INPUTS.cp_mM)
     np.testing.assert_allclose(result.parameters["ktrans_per_min"], direct["ktrans_per_min"])
-    np.testing.assert_allclose(result.parameters["ktrans_per_min"], truth["ktrans_per_min"],
-                               rtol=0.05)
+    np.testing.assert_allclose(
+        result.parameters["ktrans_per_min"], truth["ktrans_per_min"], rtol=0.05
+    )
     assert result.converged.all() and np.all(result.r2 > 0.99)
     patlak = fit_curves(T, curves, INPUTS, "patlak", method="linear")
     assert patlak.converged.all()
@@ -100,8 +106,11 @@ def test_non_uniform_frame_times_are_fitted_exactly():
     # fast sampling through the first pass, slow afterwards (as many liver protocols)
     t = np.concatenate([np.arange(0, 60, 1.5), np.arange(60, 300, 10.0)])
     inputs = InputFunction(t, parker_aif(t, 10.0) / 0.55)
-    truth = {"ktrans_per_min": np.array([0.15, 0.4]), "ve": np.array([0.25, 0.45]),
-             "vp": np.array([0.03, 0.08])}
+    truth = {
+        "ktrans_per_min": np.array([0.15, 0.4]),
+        "ve": np.array([0.25, 0.45]),
+        "vp": np.array([0.03, 0.08]),
+    }
     curves = simulate(t, inputs, "extended-tofts", truth)
     result = fit_curves(t, curves, inputs, "extended-tofts")
     for name in truth:

@@ -35,10 +35,16 @@ CASES = [
     ("2cxm_sd_0.001_delay_0.csv", "2cxm", "t", "C_t", "cp_aif", (FP, PS, VE, VP), 0),
     ("2cum_sd_0.0025_delay_0.csv", "2cum", "t", "C_t", "cp_aif", (FP, PS, VP), 0),
     ("patlak_sd_0.02_delay_0.csv", "patlak", "t", "C_t", "cp_aif", (PATLAK_PS, VP), 0),
-    ("noise_free_historical/2cxm_sd_0_delay_0.csv", "2cxm", "t", "C_t", "cp_aif",
-     (FP, PS, VE, VP), 0),
-    ("noise_free_historical/2cum_sd_0_delay_0.csv", "2cum", "t", "C_t", "cp_aif",
-     (FP, PS, VP), 0),
+    (
+        "noise_free_historical/2cxm_sd_0_delay_0.csv",
+        "2cxm",
+        "t",
+        "C_t",
+        "cp_aif",
+        (FP, PS, VE, VP),
+        0,
+    ),
+    ("noise_free_historical/2cum_sd_0_delay_0.csv", "2cum", "t", "C_t", "cp_aif", (FP, PS, VP), 0),
 ]
 DELAYED = [
     # Tofts QIBA data: 10 samples = 5 s; extended-Tofts DRO: 5 samples = 5 s (as upstream)
@@ -55,8 +61,9 @@ def _fit_file(osipi_dir, read_rows, cell_array, case, fit_delay):
     rows = read_rows(osipi_dir / "DCEmodels" / name)
     groups: dict[bytes, list[int]] = {}
     for i, row in enumerate(rows):
-        groups.setdefault(cell_array(row[acol]).tobytes() + cell_array(row[tcol]).tobytes(),
-                          []).append(i)
+        groups.setdefault(
+            cell_array(row[acol]).tobytes() + cell_array(row[tcol]).tobytes(), []
+        ).append(i)
     results = [None] * len(rows)
     for members in groups.values():
         t = cell_array(rows[members[0]][tcol])
@@ -104,11 +111,14 @@ def test_osipi_delayed_cases_with_fitted_delay(osipi_dir, read_rows, cell_array,
 
 @pytest.mark.parametrize(
     ("name", "extended", "checks"),
-    [("dce_DRO_data_tofts.csv", False, (KTRANS, VE)),
-     ("dce_DRO_data_extended_tofts.csv", True, (KTRANS, VE, VP))],
+    [
+        ("dce_DRO_data_tofts.csv", False, (KTRANS, VE)),
+        ("dce_DRO_data_extended_tofts.csv", True, (KTRANS, VE, VP)),
+    ],
 )
-def test_murase_linear_fit_passes_the_osipi_tofts_cases(osipi_dir, read_rows, cell_array, name,
-                                                         extended, checks):
+def test_murase_linear_fit_passes_the_osipi_tofts_cases(
+    osipi_dir, read_rows, cell_array, name, extended, checks
+):
     from tumorboard.dce.murase import murase_fit
 
     rows = read_rows(osipi_dir / "DCEmodels" / name)

@@ -126,3 +126,76 @@ def test_computed_b_rejects_negative_b():
     fit = fit_adc(mono_exponential(np.ones((1, 1, 1)) * 10, 1e-3, (0, 1000)))
     with pytest.raises(InputError):
         computed_b_image(fit, -5)
+
+
+def test_zero_signal_inside_the_body_is_refused_but_zero_air_is_not():
+    body = np.zeros((4, 10, 10), dtype=bool)
+    body[:, 2:8, 2:8] = True
+    s0 = np.where(body, 500.0, 0.0)
+    images = mono_exponential(s0, 1e-3, (50, 600, 900))
+    fit = fit_adc(images)  # exact zeros in the air: accepted, not fitted
+    assert fit.fitted.sum() == body.sum()
+    np.testing.assert_allclose(fit.adc_mm2_per_s[body], 1e-3, rtol=1e-4)
+    holed = dict(images)
+    holed[600] = np.where(body, 0.0, 0.0).astype(np.float32)
+    holed[600][0, 2, 2] = 1.0  # one positive voxel: not "no positive voxel"
+    with pytest.raises(InputError, match=r"b600 image is zero in 99 % of the body"):
+        fit_adc(holed)
+    with pytest.raises(InputError, match=r"^late\.nii is zero in"):
+        fit_adc(holed, image_names={600: "late.nii", 50: "early.nii"})
+
+
+def test_a_few_zero_voxels_in_the_body_are_left_out():
+    s0 = np.full((2, 5, 5), 400.0)
+    images = mono_exponential(s0, 1e-3, (50, 900))
+    images[900][0, 0, 0] = 0.0
+    fit = fit_adc(images)
+    assert not fit.fitted[0, 0, 0] and fit.fitted.sum() == s0.size - 1
+    assert fit.adc_mm2_per_s[0, 0, 0] == 0.0
+
+
+def test_messages_name_the_image():
+    images = {50: np.ones((2, 2, 2)), 600: np.full((2, 2, 2), np.nan)}
+    with pytest.raises(InputError, match=r"^b600\.nii\.gz has 8 NaN"):
+        fit_adc(images, image_names={600.0: "b600.nii.gz"})
+
+
+def test_computed_image_of_negative_adc_stays_finite():
+    # signal rising with b (noise) gives a negative ADC; extrapolating far must not overflow
+    images = {50: np.full((1, 1, 1), 100.0), 900: np.full((1, 1, 1), 200.0)}
+    fit = fit_adc(images, noise_floor=0.0)
+    assert fit.adc_mm2_per_s.item() < 0
+    computed = computed_b_image(fit, 1e6)
+    assert np.isfinite(computed).all()
+
+
+def test_weighted_fit_with_zeros_leaves_them_out():
+    s0 = np.full((1, 1, 3), 300.0)
+    images = mono_exponential(s0, 1.2e-3, (50, 600, 900))
+    images[900][0, 0, 1] = 0.0
+    fit = fit_adc(images, weighted=True, noise_floor=0.0)
+    assert fit.fitted.ravel().tolist() == [True, False, True]
+    np.testing.assert_allclose(fit.adc_mm2_per_s.ravel()[[0, 2]], 1.2e-3, rtol=1e-4)
+    assert np.isfinite(fit.adc_mm2_per_s).all()
+
+
+def test_bad_min_b_is_refused():
+    with pytest.raises(InputError, match="minimum b-value"):
+        fit_adc({50: np.ones((1, 1, 1)), 600: np.ones((1, 1, 1))}, min_b_s_per_mm2=float("nan"))
+
+
+def test_air_blanked_at_high_b_is_accepted_even_at_low_snr(rng):
+    # body in a third of the field; air noise well above the 0.4 % noise floor at b50,
+    # and the scanner writes zeros in the air of the b900 image
+    shape = (6, 30, 30)
+    body = np.zeros(shape, dtype=bool)
+    body[:, 10:20, 5:25] = True
+    s0 = np.where(body, 300.0, 0.0)
+    clean = mono_exponential(s0, 1e-3, (50, 900))
+    images = {
+        b: np.hypot(v + rng.normal(0, 6, shape), rng.normal(0, 6, shape)) for b, v in clean.items()
+    }
+    images[900] = np.where(body, images[900], 0.0)
+    fit = fit_adc(images)
+    assert fit.fitted[body].mean() > 0.99
+    assert np.median(fit.adc_mm2_per_s[body]) == pytest.approx(1e-3, rel=0.05)

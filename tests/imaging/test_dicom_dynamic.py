@@ -64,6 +64,8 @@ def test_explicit_times_override(dynamic, tmp_path):
     assert acquisition.flip_deg is None and acquisition.tr_s is None
     with pytest.raises(DicomError, match="3 frame times given for 5 frames"):
         read_dicom_dynamic(tmp_path, times_s=[0, 1, 2])
+    with pytest.raises(DicomError, match="frame 4 at 2 s follows frame 3 at 2 s"):
+        read_dicom_dynamic(tmp_path, times_s=[0, 1, 2, 2, 4])
 
 
 def test_missing_timing_is_an_error(dynamic, tmp_path):

@@ -37,3 +37,15 @@ def test_histogram_has_fixed_50_bins_and_relative_frequency():
 def test_empty_sample_is_an_error():
     with pytest.raises(EmptyResultError):
         adc_statistics(np.array([]))
+
+
+def test_negative_adc_counts_in_the_first_bin():
+    h = adc_histogram(np.array([-20.0, 10.0, 75.0]))
+    assert h.counts.tolist() == [2, 1]
+    assert h.relative_frequency.sum() == pytest.approx(1.0)
+
+
+def test_single_voxel_statistics_are_finite():
+    s = adc_statistics(np.array([812.0]))
+    assert s.mean == s.median == s.p05 == s.p95 == 812.0
+    assert s.sd == 0.0 and s.skewness == 0.0 and s.kurtosis == 0.0

@@ -61,8 +61,10 @@ def test_netpet_patterns_and_errors() -> None:
 
 
 def test_prrt_summary_names_failing_lesions() -> None:
-    grades = [krenning_score(1, 30.0, LIVER, SPLEEN, 40.0),
-              krenning_score(2, 6.0, LIVER, SPLEEN, 15.0)]
+    grades = [
+        krenning_score(1, 30.0, LIVER, SPLEEN, 40.0),
+        krenning_score(2, 6.0, LIVER, SPLEEN, 15.0),
+    ]
     result = prrt_eligibility(grades)
     assert not result.uptake_criterion_met
     assert result.failing_labels == (2,)

@@ -8,8 +8,9 @@ from tumorboard.errors import InputError
 from tumorboard.pet.percist_inputs import PercistScan, compare_scans
 
 
-def _scan(peak: float, liver: float = 2.0, uptake_min: float = 60, dose: float = 3e8
-          ) -> PercistScan:
+def _scan(
+    peak: float, liver: float = 2.0, uptake_min: float = 60, dose: float = 3e8
+) -> PercistScan:
     return PercistScan(peak, 1, liver, 0.2, uptake_min * 60, dose)
 
 

@@ -27,7 +27,8 @@ def test_vendor_styles_round_trip(key: str, pet_case: PetCase, pet_case_dir: Pat
     assert np.abs(suv.array - truth.array).max() < SUV_ROUND_TRIP_TOLERANCE
     facts = json.loads((pet_case_dir / "truth.json").read_text())["timepoints"][key]
     assert series.conversion.suvbw_scale_g_per_bq == pytest.approx(
-        facts["suvbw_scale_g_per_bq"], rel=1e-9)
+        facts["suvbw_scale_g_per_bq"], rel=1e-9
+    )
 
 
 def test_vendor_rules_exercised(pet_case_dir: Path) -> None:

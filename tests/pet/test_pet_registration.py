@@ -32,8 +32,9 @@ def registered(pituitary_case: PituitaryCase) -> RegistrationResult:
     return register_rigid(pituitary_case.mri, pituitary_case.pet_suv, sampling_fraction=0.02)
 
 
-def test_recovers_known_transform(registered: RegistrationResult,
-                                  pituitary_case: PituitaryCase) -> None:
+def test_recovers_known_transform(
+    registered: RegistrationResult, pituitary_case: PituitaryCase
+) -> None:
     tre = target_registration_error_mm(registered.transform, pituitary_case.truth, TARGETS)
     assert tre.max() < TRE_LIMIT_MM
     # Without registration the error is large: the test can fail.
@@ -42,14 +43,21 @@ def test_recovers_known_transform(registered: RegistrationResult,
     assert registered.resampled.same_geometry(pituitary_case.mri)
 
 
-def test_methionine_ratio_in_native_pet_space(registered: RegistrationResult,
-                                              pituitary_case: PituitaryCase) -> None:
+def test_methionine_ratio_in_native_pet_space(
+    registered: RegistrationResult, pituitary_case: PituitaryCase
+) -> None:
     labels = pituitary_case.mri_labels
     array = np.asarray(labels.array)
-    search = labels_to_pet(labels.with_array(np.isin(array, (9, 10)).astype(np.uint8)),
-                           pituitary_case.pet_suv, registered.transform)
-    cerebellum = labels_to_pet(labels.with_array((array == 5).astype(np.uint8)),
-                               pituitary_case.pet_suv, registered.transform)
+    search = labels_to_pet(
+        labels.with_array(np.isin(array, (9, 10)).astype(np.uint8)),
+        pituitary_case.pet_suv,
+        registered.transform,
+    )
+    cerebellum = labels_to_pet(
+        labels.with_array((array == 5).astype(np.uint8)),
+        pituitary_case.pet_suv,
+        registered.transform,
+    )
     assert search.same_geometry(pituitary_case.pet_suv)
     ratio = uptake_ratio(pituitary_case.pet_suv, search, cerebellum)
     hotspot = registered.transform.inverse().apply(np.asarray(ratio.lesion_max_lps))
@@ -71,8 +79,12 @@ def test_transform_round_trips(tmp_path: Path) -> None:
 
 def test_volume_sitk_round_trip() -> None:
     direction = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    volume = Volume(np.arange(24, dtype=np.float32).reshape(2, 3, 4), (3.0, 2.0, 1.0),
-                    (1.0, 2.0, 3.0), direction)
+    volume = Volume(
+        np.arange(24, dtype=np.float32).reshape(2, 3, 4),
+        (3.0, 2.0, 1.0),
+        (1.0, 2.0, 3.0),
+        direction,
+    )
     back = from_sitk(to_sitk(volume))
     assert back.same_geometry(volume)
     assert np.array_equal(back.array, volume.array)
@@ -82,7 +94,11 @@ def test_volume_sitk_round_trip() -> None:
 
 def test_bad_registration_inputs(pituitary_case: PituitaryCase) -> None:
     with pytest.raises(InputError, match="same, non-zero length"):
-        register_rigid(pituitary_case.mri, pituitary_case.pet_suv, shrink_factors=(2,),
-                       smoothing_sigmas=(1.0, 0.0))
+        register_rigid(
+            pituitary_case.mri,
+            pituitary_case.pet_suv,
+            shrink_factors=(2,),
+            smoothing_sigmas=(1.0, 0.0),
+        )
     with pytest.raises(InputError, match="not orthonormal"):
         RigidTransform(np.diag([2.0, 1.0, 1.0, 1.0]))

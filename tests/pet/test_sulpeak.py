@@ -15,8 +15,13 @@ from tumorboard.pet.uptake import PEAK_SPHERE_DIAMETER_MM, lesion_uptake, sphere
 PEAK_RELATIVE_TOLERANCE = 1e-5
 
 
-def _brute_force_peak(image: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float],
-                      diameter_mm: float, subsamples: int) -> float:
+def _brute_force_peak(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    diameter_mm: float,
+    subsamples: int,
+) -> float:
     """Independent peak search: sub-sample the whole image and average inside each sphere."""
     s = subsamples
     fine = np.repeat(np.repeat(np.repeat(image.astype(np.float64), s, 0), s, 1), s, 2)
@@ -25,9 +30,11 @@ def _brute_force_peak(image: np.ndarray, mask: np.ndarray, spacing: tuple[float,
     best = -np.inf
     radius = diameter_mm / 2
     for centre in np.argwhere(mask):
-        d2 = ((grids[0][:, None, None] - centre[0]) * spacing[0]) ** 2 + (
-            (grids[1][None, :, None] - centre[1]) * spacing[1]) ** 2 + (
-            (grids[2][None, None, :] - centre[2]) * spacing[2]) ** 2
+        d2 = (
+            ((grids[0][:, None, None] - centre[0]) * spacing[0]) ** 2
+            + ((grids[1][None, :, None] - centre[1]) * spacing[1]) ** 2
+            + ((grids[2][None, None, :] - centre[2]) * spacing[2]) ** 2
+        )
         sphere = (d2 <= radius**2) & inside_image
         best = max(best, float(fine[sphere].mean()))
     return best

@@ -183,8 +183,12 @@ def _bqml_slice(**overrides: object) -> Dataset:
     return ds
 
 
-def _expected_bqml(weight_kg: float = 70.0, dose: float = 370e6, decay_s: float = 3600.0,
-                   half_life_s: float = 6586.2) -> float:
+def _expected_bqml(
+    weight_kg: float = 70.0,
+    dose: float = 370e6,
+    decay_s: float = 3600.0,
+    half_life_s: float = 6586.2,
+) -> float:
     return weight_kg * 1000 / (dose * np.exp(-np.log(2) * decay_s / half_life_s))
 
 
@@ -217,8 +221,12 @@ def test_half_life_from_radionuclide_code() -> None:
 
 
 def test_midnight_crossing_with_time_only() -> None:
-    ds = _bqml_slice(SeriesDate="20250102", SeriesTime="003000", AcquisitionDate="20250102",
-                     AcquisitionTime="003000")
+    ds = _bqml_slice(
+        SeriesDate="20250102",
+        SeriesTime="003000",
+        AcquisitionDate="20250102",
+        AcquisitionTime="003000",
+    )
     item = ds.RadiopharmaceuticalInformationSequence[0]
     del item.RadiopharmaceuticalStartDateTime
     item.RadiopharmaceuticalStartTime = "233000"

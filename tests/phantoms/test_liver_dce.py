@@ -35,8 +35,9 @@ def test_signal_encodes_the_lesion_concentration():
     case = liver_dce_case()
     mid = case.lesions.array == 1
     signal = case.dynamic.array[:, mid].mean(axis=1)
-    conc = signal_to_concentration(signal, t1_s=1.2, flip_deg=case.flip_deg,
-                                   tr_s=case.tr_ms / 1000, baseline_frames=3)
+    conc = signal_to_concentration(
+        signal, t1_s=1.2, flip_deg=case.flip_deg, tr_s=case.tr_ms / 1000, baseline_frames=3
+    )
     from tumorboard.dce.fit import simulate
 
     truth = simulate(case.dynamic.times_s, case.inputs, "dual-input", LESIONS[0].baseline)[0]
@@ -46,6 +47,7 @@ def test_signal_encodes_the_lesion_concentration():
 
 def test_responders_lose_flow():
     for lesion in LESIONS:
-        lower = lesion.follow_up["fp_ml_per_100ml_per_min"] < lesion.baseline[
-            "fp_ml_per_100ml_per_min"]
+        lower = (
+            lesion.follow_up["fp_ml_per_100ml_per_min"] < lesion.baseline["fp_ml_per_100ml_per_min"]
+        )
         assert lower == lesion.responder

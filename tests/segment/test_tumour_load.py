@@ -113,7 +113,28 @@ def test_options_and_labels_are_validated():
         SegmentationOptions(threshold=-1)
     with pytest.raises(InputError, match="min < max"):
         SegmentationOptions(adc_min_um2_per_s=2000, adc_max_um2_per_s=1000)
+    with pytest.raises(InputError, match="finite"):
+        SegmentationOptions(adc_min_um2_per_s=float("nan"), adc_max_um2_per_s=1000)
+    with pytest.raises(InputError, match="finite"):
+        SegmentationOptions(adc_max_um2_per_s=float("inf"))
+    with pytest.raises(InputError, match="--min-volume-ml"):
+        SegmentationOptions(min_component_ml=float("nan"))
     with pytest.raises(InputError, match="both kept and removed"):
         SegmentationOptions(keep_components=frozenset({1}), remove_components=frozenset({1}))
     with pytest.raises(InputError, match="--exclude-labels 7 not found"):
         exclusion_from_labels([np.array([[[0, 5]]])], [5, 7])
+
+
+def test_largest_component_volume_centroid_and_share():
+    from tumorboard.segment.components import largest_component
+
+    shape = (20, 40, 40)
+    big, small = ball(shape, (10, 12, 12), 4), ball(shape, (10, 30, 30), 1)
+    grid = Volume(np.zeros(shape), SPACING, (0.0, 0.0, 0.0))
+    found = largest_component(big | small, grid)
+    assert found is not None
+    assert found.voxels == big.sum()
+    assert found.volume_ml == pytest.approx(big.sum() * 0.02)
+    np.testing.assert_allclose(found.centroid_lps_mm, (24.0, 24.0, 50.0), atol=1e-9)
+    assert found.fraction_of_mask == pytest.approx(big.sum() / (big.sum() + small.sum()))
+    assert largest_component(np.zeros(shape, bool), grid) is None

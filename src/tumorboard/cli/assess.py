@@ -45,6 +45,13 @@ def register(subparsers: Any) -> None:
         help="treatment context: study_id, drug_class, drug, tumour, previous_treatments",
     )
     parser.add_argument(
+        "--facts",
+        type=Path,
+        metavar="FACTS.json",
+        help="facts of the case for the reading guide (as for 'tumorboard guide'); "
+        "the guide's advice joins the case-report form",
+    )
+    parser.add_argument(
         "--deidentify",
         action="store_true",
         help="pseudonymise patient ids (salted SHA-256) and replace dates "
@@ -109,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     if args.salt and not args.deidentify:
         raise InputError("--salt is only used with --deidentify")
     info = _read_patient(args.patient) if args.patient else PatientInfo()
+    guide = None
+    if args.facts:
+        from tumorboard.guide import load_facts_json, run_guide
+
+        guide = run_guide(load_facts_json(args.facts)).as_dict()
     cohort = read_measurements_csv(args.measurements)
     if args.criteria:
         try:
@@ -129,5 +141,5 @@ def run(args: argparse.Namespace) -> int:
     cases = [PatientCase(series, assess_patient(series, criteria, options)) for series in cohort]
     disclosure = Disclosure(deidentify=args.deidentify, salt=args.salt)
     with output_directory(args.out, args.force) as staging:
-        write_assessment_outputs(staging, cases, info, criteria, disclosure)
+        write_assessment_outputs(staging, cases, info, criteria, disclosure, guide=guide)
     return 0

@@ -144,12 +144,13 @@ def _missing_command(parser: argparse.ArgumentParser) -> int:
 def run_assess(args: argparse.Namespace) -> int:
     """Run ``dwi assess`` from parsed arguments."""
     check_output_path(args.out, args.force)
+    _check_b_options(args)
     options = _segmentation_options(args)
     reference = ReferenceExam.from_summary_json(args.reference) if args.reference else None
-    images = _read_images(args)
-    b_values = check_b_images(images)
+    images, names = _read_images(args)
+    b_values = check_b_images(images, names)
     grid = images[b_values[0]]
-    exclusion = _read_exclusion(args, grid, f"the b{b_values[0]:g} image")
+    exclusion = _read_exclusion(args, grid, names[b_values[0]])
     assessment = assess_exam(
         images,
         options=options,
@@ -158,8 +159,10 @@ def run_assess(args: argparse.Namespace) -> int:
         weighted=args.weighted,
         exclusion=exclusion,
         reference=reference,
+        image_names=names,
     )
     with output_directory(args.out, args.force) as staging:
+        # figures name no path: folder names can hold patient identifiers
         summary = write_assessment(assessment, staging)
     print(
         f"total diffusion volume {summary['total_diffusion_volume_ml']:.1f} ml, "
@@ -185,6 +188,13 @@ def run_compare(args: argparse.Namespace) -> int:
         f"median ADC {last['adc_median_change_vs_first_pct']:+.1f} % -> {args.out}"
     )
     return 0
+
+
+def _check_b_options(args: argparse.Namespace) -> None:
+    """Refuse bad b-value options before any image is read."""
+    for option, value in (("--computed-b", args.computed_b), ("--min-b", args.min_b)):
+        if not np.isfinite(value) or value < 0:
+            raise InputError(f"{option} must be a finite number >= 0 s/mm^2, got {value:g}")
 
 
 def _segmentation_options(args: argparse.Namespace) -> SegmentationOptions:
@@ -221,12 +231,17 @@ def _parse_ids(text: str | None, name: str) -> list[int]:
     return [int(v) for v in values]
 
 
-def _read_images(args: argparse.Namespace) -> dict[float, Volume]:
+def _read_images(args: argparse.Namespace) -> tuple[dict[float, Volume], dict[float, str]]:
+    """Read the b-value images; return them and their names for messages."""
     if args.dicom is not None:
         from tumorboard.imaging.diffusion_dicom import read_diffusion_series
 
-        return dict(read_diffusion_series(args.dicom).images)
+        series = read_diffusion_series(args.dicom)
+        return dict(series.images), {
+            b: f"b{b:g} image of DICOM folder {args.dicom}" for b in series.images
+        }
     images: dict[float, Volume] = {}
+    names: dict[float, str] = {}
     for item in args.image:
         b_text, sep, path_text = item.partition("=")
         if not sep or not path_text:
@@ -239,10 +254,12 @@ def _read_images(args: argparse.Namespace) -> dict[float, Volume]:
             raise InputError(f"--image {item!r}: b-value must be >= 0 s/mm^2")
         if b_value in images:
             raise InputError(f"--image: b-value {b_value:g} is given twice")
-        images[b_value] = read_nifti(path_text, what=f"b{b_value:g} image {path_text}")
+        names[b_value] = f"b{b_value:g} image {path_text}"
+        images[b_value] = read_nifti(path_text, what=names[b_value])
         if images[b_value].array.ndim != 3:
-            raise InputError(f"b{b_value:g} image {path_text}: expected a 3-D image")
-    return images
+            shape = images[b_value].array.shape
+            raise InputError(f"{names[b_value]}: expected a 3-D image, got shape {shape}")
+    return images, names
 
 
 def _read_exclusion(

@@ -1,8 +1,8 @@
-"""Input functions: population AIFs, measured AIFs, portal-venous input, bolus arrival.
+"""Input functions: measured AIFs, portal-venous input, bolus arrival, haematocrit.
 
 The kinetic models need the *plasma* concentration of the feeding vessels.
-Population AIFs (Parker 2006, Georgiou 2019, McGrath 2009 preclinical) and
-vessel-region curves are
+Population AIFs (:mod:`tumorboard.dce.population_aif`: Parker 2006, Georgiou
+2019, McGrath 2009 preclinical; re-exported here) and vessel-region curves are
 whole-blood concentrations; :func:`blood_to_plasma` divides by ``1 - Hct``.
 """
 
@@ -16,45 +16,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from tumorboard.dce.convolution import exp_conv
+from tumorboard.dce.population_aif import GEORGIOU_REFINED as GEORGIOU_REFINED
+from tumorboard.dce.population_aif import GEORGIOU_TABLE3 as GEORGIOU_TABLE3
+from tumorboard.dce.population_aif import GeorgiouParameters as GeorgiouParameters
+from tumorboard.dce.population_aif import georgiou_aif as georgiou_aif
+from tumorboard.dce.population_aif import parker_aif as parker_aif
+from tumorboard.dce.population_aif import preclinical_aif as preclinical_aif
 from tumorboard.errors import InputError
-
-#: Parker et al., MRM 2006;56:993, Table 1 (mM min, min, mM, /min).
-PARKER_A1_MM_MIN = 0.809
-PARKER_A2_MM_MIN = 0.330
-PARKER_T1_MIN = 0.17046
-PARKER_T2_MIN = 0.365
-PARKER_SIGMA1_MIN = 0.0563
-PARKER_SIGMA2_MIN = 0.132
-PARKER_ALPHA_MM = 1.050
-PARKER_BETA_PER_MIN = 0.1685
-PARKER_S_PER_MIN = 38.078
-PARKER_TAU_MIN = 0.483
-
-#: Georgiou et al., MRM 2019;81:1955 (doi:10.1002/mrm.27524): amplitudes (mM) and
-#: decay rates (/min) of the three exponentials, gamma-variate shape alpha,
-#: scale beta (min) and circulation time tau (min). Table 3 of the paper gives
-#: them rounded to 2-3 digits (0.37, 0.33, 10.06; 0.11, 1.17, 16.02; 5.26, 0.032,
-#: 0.129), which misses the paper's supplementary curve by up to 2 %; the values
-#: below are those digits refined by least squares against that supplementary
-#: curve (all within 2 % of Table 3) so the function reproduces it to < 0.01 %.
-GEORGIOU_AMPLITUDES_MM = (0.374303, 0.331186, 10.0609)
-GEORGIOU_RATES_PER_MIN = (0.112690, 1.17451, 16.0196)
-GEORGIOU_ALPHA = 5.26697
-GEORGIOU_BETA_MIN = 0.0320789
-GEORGIOU_TAU_MIN = 0.128556
-
-#: McGrath et al., MRM 2009;61:1173, model B (rodent), Table 1: amplitudes (mM),
-#: decay rates (/s) and the end of the linear upslope (s).
-MCGRATH_A1_MM = 3.4
-MCGRATH_A2_MM = 1.81
-MCGRATH_K1_PER_S = 0.045
-MCGRATH_K2_PER_S = 0.0015
-MCGRATH_T1_S = 7.0
 
 #: Default haematocrit of large vessels.
 DEFAULT_HCT = 0.45
-
-_SECONDS_PER_MINUTE = 60.0
 
 
 def validate_times(times_s: ArrayLike, what: str = "time_s") -> NDArray[np.float64]:
@@ -183,107 +154,6 @@ def blood_to_plasma(cb_mM: ArrayLike, hct: float) -> NDArray[np.float64]:
     if not 0.0 <= hct < 1.0 or not math.isfinite(hct):
         raise InputError(f"haematocrit must be in [0, 1), got {hct!r}")
     return np.asarray(cb_mM, dtype=np.float64) / (1.0 - hct)
-
-
-def parker_aif(times_s: ArrayLike, delay_s: float = 0.0) -> NDArray[np.float64]:
-    """Parker population AIF (whole blood, mM).
-
-    Parameters
-    ----------
-    times_s : array_like, shape (nt,)
-        Times in seconds after the start of the model curve.
-    delay_s : float
-        Bolus arrival delay; the curve is zero before it.
-
-    Returns
-    -------
-    ndarray, shape (nt,)
-        Blood concentration in mM.
-    """
-    t_min = (np.asarray(times_s, dtype=np.float64) - delay_s) / _SECONDS_PER_MINUTE
-    gauss1 = (
-        PARKER_A1_MM_MIN
-        / (PARKER_SIGMA1_MIN * math.sqrt(2 * math.pi))
-        * np.exp(-((t_min - PARKER_T1_MIN) ** 2) / (2 * PARKER_SIGMA1_MIN**2))
-    )
-    gauss2 = (
-        PARKER_A2_MM_MIN
-        / (PARKER_SIGMA2_MIN * math.sqrt(2 * math.pi))
-        * np.exp(-((t_min - PARKER_T2_MIN) ** 2) / (2 * PARKER_SIGMA2_MIN**2))
-    )
-    sigmoid = (
-        PARKER_ALPHA_MM
-        * np.exp(-PARKER_BETA_PER_MIN * t_min)
-        / (1.0 + np.exp(-PARKER_S_PER_MIN * (t_min - PARKER_TAU_MIN)))
-    )
-    cb = gauss1 + gauss2 + sigmoid
-    if delay_s > 0:
-        cb = np.where(t_min < 0, 0.0, cb)
-    return np.asarray(cb, dtype=np.float64)
-
-
-def georgiou_aif(times_s: ArrayLike, delay_s: float = 0.0) -> NDArray[np.float64]:
-    """Georgiou population AIF (whole blood, mM), the Horsfield functional form.
-
-    ``Cb(t) = sum_i A_i exp(-m_i t) * sum_{k=0}^{floor(t/tau)} g_k(t - k tau)``
-    where ``g_k`` is a normalised gamma variate of shape ``(k+1) alpha + k``
-    and scale ``beta`` (each recirculation is the previous pass convolved once
-    more with the first-pass kernel).
-
-    Parameters
-    ----------
-    times_s : array_like, shape (nt,)
-    delay_s : float
-        Bolus arrival delay; the curve is zero before it.
-
-    Returns
-    -------
-    ndarray, shape (nt,)
-    """
-    t_min = (np.asarray(times_s, dtype=np.float64) - delay_s) / _SECONDS_PER_MINUTE
-    positive = np.clip(t_min, 0.0, None)
-    n_passes = int(np.floor(positive.max() / GEORGIOU_TAU_MIN)) if positive.size else 0
-    passes = np.zeros_like(positive)
-    for k in range(n_passes + 1):
-        shape = (k + 1) * GEORGIOU_ALPHA + k
-        u = positive - k * GEORGIOU_TAU_MIN
-        valid = u > 0
-        log_norm = (shape + 1) * math.log(GEORGIOU_BETA_MIN) + math.lgamma(shape + 1)
-        with np.errstate(divide="ignore"):
-            log_g = shape * np.log(np.where(valid, u, 1.0)) - u / GEORGIOU_BETA_MIN - log_norm
-        passes += np.where(valid, np.exp(log_g), 0.0)
-    envelope = sum(
-        a * np.exp(-m * positive)
-        for a, m in zip(GEORGIOU_AMPLITUDES_MM, GEORGIOU_RATES_PER_MIN, strict=True)
-    )
-    cb = np.where(t_min > 0, envelope * passes, 0.0)
-    return np.asarray(cb, dtype=np.float64)
-
-
-def preclinical_aif(times_s: ArrayLike, delay_s: float = 0.0) -> NDArray[np.float64]:
-    """McGrath preclinical (rodent) population AIF, model B (blood, mM).
-
-    A linear upslope to ``A1 + A2`` at ``t1`` followed by a bi-exponential
-    washout ``A1 exp(-k1 (t - t1)) + A2 exp(-k2 (t - t1))``.
-
-    Parameters
-    ----------
-    times_s : array_like, shape (nt,)
-    delay_s : float
-        Bolus arrival delay; the curve is zero before it.
-
-    Returns
-    -------
-    ndarray, shape (nt,)
-    """
-    u = np.asarray(times_s, dtype=np.float64) - delay_s
-    rise = (MCGRATH_A1_MM + MCGRATH_A2_MM) * u / MCGRATH_T1_S
-    after = np.clip(u - MCGRATH_T1_S, 0.0, None)
-    washout = MCGRATH_A1_MM * np.exp(-MCGRATH_K1_PER_S * after) + MCGRATH_A2_MM * np.exp(
-        -MCGRATH_K2_PER_S * after
-    )
-    cb = np.where(u <= MCGRATH_T1_S, rise, washout)
-    return np.asarray(np.where(u < 0, 0.0, cb), dtype=np.float64)
 
 
 def measured_aif(

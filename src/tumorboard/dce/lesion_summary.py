@@ -101,9 +101,7 @@ def _summary(name: str, values: NDArray[np.float64]) -> ParameterSummary:
     )
 
 
-def summarise_lesions(
-    maps: Mapping[str, ArrayLike], labels: ArrayLike
-) -> list[LesionSummary]:
+def summarise_lesions(maps: Mapping[str, ArrayLike], labels: ArrayLike) -> list[LesionSummary]:
     """Summarise parameter maps per lesion label.
 
     Parameters

@@ -243,3 +243,40 @@ def auto_baseline(times_s: ArrayLike, mean_curve: ArrayLike) -> tuple[int, int]:
 def arrival_time_s(times_s: ArrayLike, curve: ArrayLike) -> float:
     """Bolus arrival time of a curve (see :func:`~tumorboard.dce.aif.bolus_arrival_time`)."""
     return bolus_arrival_time(times_s, curve)
+
+
+def population_aif_delay_s(
+    concentration: Volume,
+    mask: NDArray[np.bool_] | None,
+    name: PopulationAif | str,
+) -> float:
+    """Delay of a population AIF: bolus arrival in the tissue minus the AIF's own.
+
+    Parameters
+    ----------
+    concentration : Volume
+        4-D tissue concentration with frame times.
+    mask : ndarray of bool, shape (nz, ny, nx), optional
+        Voxels whose mean curve is used (default: all).
+    name : PopulationAif or str
+
+    Returns
+    -------
+    float
+        Delay in seconds, >= 0; 0 when the tissue shows no enhancement.
+    """
+    if concentration.times_s is None:
+        raise InputError("the concentration volume has no frame times")
+    times = np.asarray(concentration.times_s, dtype=np.float64)
+    region = np.ones(concentration.spatial_shape, bool) if mask is None else mask
+    curves = np.asarray(concentration.array[:, region], dtype=np.float64)
+    finite = np.all(np.isfinite(curves), axis=0)
+    if not finite.any():
+        return 0.0
+    curve = curves[:, finite].mean(axis=1)
+    try:
+        arrival = bolus_arrival_time(times, curve)
+    except InputError:
+        return 0.0
+    reference = bolus_arrival_time(times, population_input(name, times))
+    return max(0.0, arrival - reference)

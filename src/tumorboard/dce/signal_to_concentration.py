@@ -93,9 +93,7 @@ def signal_to_concentration(
     nt = s.shape[-1]
     start, stop = (0, baseline_frames) if isinstance(baseline_frames, int) else baseline_frames
     if not 0 <= start < stop <= nt:
-        raise InputError(
-            f"baseline frames [{start}, {stop}) do not fit a series of {nt} frames"
-        )
+        raise InputError(f"baseline frames [{start}, {stop}) do not fit a series of {nt} frames")
     t1 = np.asarray(t1_s, dtype=np.float64)
     alpha = np.deg2rad(flip_deg)
     sin_a, cos_a = np.sin(alpha), np.cos(alpha)

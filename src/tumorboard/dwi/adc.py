@@ -6,7 +6,7 @@ line is evaluated for every voxel at once with running sums over the b-values,
 so memory stays at a few arrays of one image regardless of the number of
 b-values. This is hand-written (rather than calling a fitting library)
 because it is the hot path of whole-body analysis and must beat MRtrix3
-``dwi2adc`` on a 4-million-voxel case; see ``benchmarks/bench_adc.py``.
+``dwi2adc`` on a 4-million-voxel case; see ``benchmarks/bench_dwi.py``.
 
 Units: b in s/mm^2, D in mm^2/s internally; :attr:`AdcFit.adc_um2_per_s`
 gives the clinical unit (1 um^2/s = 1e-6 mm^2/s).
@@ -26,7 +26,15 @@ from tumorboard.errors import InputError
 DEFAULT_NOISE_FLOOR_FRACTION = 0.004
 #: The peak is taken as this percentile of the lowest-b image (robust to spikes).
 PEAK_PERCENTILE = 99.9
+#: An image whose signal is zero (or below) in more than this fraction of the
+#: body is refused: zeros belong in the air around the body, where scanners
+#: write them (some also blank the air at high b), not in tissue.
+MAX_NONPOSITIVE_BODY_FRACTION = 0.5
+#: For that check the body is where the lowest-b signal exceeds this fraction
+#: of its robust peak: tissue, never Rician air noise, whatever the SNR.
+BODY_FRACTION_OF_PEAK = 0.05
 UM2_PER_S_PER_MM2_PER_S = 1e6
+_LOG_FLOAT32_MAX = float(np.log(np.finfo(np.float32).max)) - 1e-3
 
 FloatArray = NDArray[np.float32]
 
@@ -98,6 +106,7 @@ def fit_adc(
     weighted: bool = False,
     noise_floor: float | None = None,
     noise_floor_fraction: float = DEFAULT_NOISE_FLOOR_FRACTION,
+    image_names: Mapping[float, str] | None = None,
 ) -> AdcFit:
     """Fit ``S = S0 exp(-b D)`` voxel-wise by log-linear least squares.
 
@@ -116,6 +125,9 @@ def fit_adc(
     noise_floor_fraction : float
         Fraction of the robust peak (99.9th percentile) used when
         ``noise_floor`` is not given (QIBA: 0.004).
+    image_names : mapping of float to str, optional
+        Name of each b-value's image in messages (e.g. its file); default
+        ``"b600 image"``.
 
     Returns
     -------
@@ -126,29 +138,46 @@ def fit_adc(
     ------
     InputError
         Fewer than two distinct b-values after ``min_b``, images of different
-        shapes, or invalid signals (see :func:`validate_signal`).
+        shapes, invalid signals (see :func:`validate_signal`), or an image
+        whose signal is zero or below in more than
+        :data:`MAX_NONPOSITIVE_BODY_FRACTION` of the body.
     """
+    if not np.isfinite(min_b_s_per_mm2) or min_b_s_per_mm2 < 0:
+        raise InputError(f"minimum b-value must be a number >= 0 s/mm^2, got {min_b_s_per_mm2!r}")
     b_values = sorted(float(b) for b in images if float(b) >= min_b_s_per_mm2)
     if len(set(b_values)) < 2:
         raise InputError(
             f"ADC needs at least two distinct b-values >= {min_b_s_per_mm2:g} s/mm^2, "
             f"got {sorted(float(b) for b in images)}"
         )
+    names = {b: image_name(image_names, b) for b in b_values}
     signals = {b: _as_float32(images[_key(images, b)]) for b in b_values}
     shape = signals[b_values[0]].shape
     for b, signal in signals.items():
         if signal.shape != shape:
             raise InputError(
-                f"b{b:g} image has shape {signal.shape}, expected {shape} like b{b_values[0]:g}"
+                f"{names[b]} has shape {signal.shape}, expected {shape} like {names[b_values[0]]}"
             )
-        validate_signal(signal, f"b{b:g} image")
+        validate_signal(signal, names[b])
 
     lowest = signals[b_values[0]]
+    peak = float(np.percentile(lowest, PEAK_PERCENTILE))
     if noise_floor is None:
-        noise_floor = float(noise_floor_fraction * np.percentile(lowest, PEAK_PERCENTILE))
+        noise_floor = float(noise_floor_fraction * peak)
     fitted = lowest > noise_floor
-    for signal in signals.values():
-        fitted &= signal > 0
+    body = lowest > BODY_FRACTION_OF_PEAK * peak
+    body_voxels = int(np.count_nonzero(body))
+    for b in b_values[1:]:
+        positive = signals[b] > 0
+        if body_voxels:
+            zero_in_body = body_voxels - int(np.count_nonzero(positive & body))
+            if zero_in_body > MAX_NONPOSITIVE_BODY_FRACTION * body_voxels:
+                raise InputError(
+                    f"{names[b]} is zero in {100 * zero_in_body / body_voxels:.0f} % of the "
+                    f"body ({zero_in_body} of {body_voxels} voxels where {names[b_values[0]]} "
+                    "shows tissue); diffusion signals must be > 0 inside the body"
+                )
+        fitted &= positive
 
     if weighted:
         adc, log_s0 = _weighted_fit(signals, b_values)
@@ -183,8 +212,51 @@ def computed_b_image(fit: AdcFit, b_s_per_mm2: float = 1000.0) -> FloatArray:
     if not np.isfinite(b_s_per_mm2) or b_s_per_mm2 < 0:
         raise InputError(f"computed b-value must be a finite number >= 0, got {b_s_per_mm2!r}")
     log_signal = fit.log_s0 - np.float32(b_s_per_mm2) * fit.adc_mm2_per_s
+    # A negative ADC (noise) extrapolated far enough overflows float32: clip to
+    # the largest finite value so the map stays finite and writable.
+    np.minimum(log_signal, np.float32(_LOG_FLOAT32_MAX), out=log_signal)
     with np.errstate(under="ignore"):
         return np.exp(log_signal, dtype=np.float32)
+
+
+def image_name(image_names: Mapping[float, str] | None, b_value: float) -> str:
+    """The name of a b-value's image in messages (default ``"b600 image"``).
+
+    Parameters
+    ----------
+    image_names : mapping of float to str, optional
+        Names by b-value (s/mm^2), e.g. file names.
+    b_value : float
+        The b-value.
+    """
+    if image_names:
+        for key, name in image_names.items():
+            if float(key) == float(b_value):
+                return name
+    return f"b{b_value:g} image"
+
+
+def check_signal_decays(fit: AdcFit, image_names: Mapping[float, str] | None = None) -> None:
+    """Refuse images whose signal rises with b in most of the body.
+
+    A negative median ADC over the fitted voxels means the b-values were
+    given to the wrong images (e.g. ``--image 50=b900.nii.gz``).
+
+    Raises
+    ------
+    InputError
+        If the median ADC of the fitted voxels is negative.
+    """
+    if not fit.fitted.any():
+        return
+    median_um2_per_s = float(np.median(fit.adc_mm2_per_s[fit.fitted])) * UM2_PER_S_PER_MM2_PER_S
+    if median_um2_per_s < 0:
+        shown = ", ".join(image_name(image_names, b) for b in fit.b_values_s_per_mm2)
+        raise InputError(
+            "the signal rises with b in most of the body "
+            f"(median ADC {median_um2_per_s:.0f} um^2/s); "
+            f"check the b-value given for each image ({shown})"
+        )
 
 
 def _key(images: Mapping[float, NDArray[np.floating]], b: float) -> float:

@@ -22,7 +22,20 @@ MIN_TISSUE_TO_AIR_RATIO = 3.0
 
 
 def otsu_threshold(values: NDArray[np.floating], bins: int = 256) -> float:
-    """Otsu's threshold of a 1-D sample (maximises the between-class variance)."""
+    """Otsu's threshold of a 1-D sample (maximises the between-class variance).
+
+    Parameters
+    ----------
+    values : ndarray
+        The sample (any shape; flattened by the histogram).
+    bins : int
+        Number of histogram bins.
+
+    Returns
+    -------
+    float
+        Upper edge of the last bin of the lower class.
+    """
     counts, edges = np.histogram(values, bins=bins)
     centres = 0.5 * (edges[:-1] + edges[1:])
     weight_low = np.cumsum(counts)

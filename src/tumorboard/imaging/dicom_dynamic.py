@@ -223,8 +223,13 @@ def read_dicom_dynamic(
         raw = np.asarray(found, dtype=np.float64)
         raw = np.where(raw < raw[0], raw + _SECONDS_PER_DAY, raw)  # acquisition over midnight
         times = raw - raw[0]
-    if times.size > 1 and not np.all(np.diff(times) > 0):
-        raise DicomError(f"{name}: frame times are not strictly increasing: {times.tolist()}")
+    steps = np.diff(times)
+    if times.size > 1 and not np.all(steps > 0):
+        i = int(np.argmax(~(steps > 0))) + 1
+        raise DicomError(
+            f"{name}: frame times are not strictly increasing: frame {i + 1} at "
+            f"{times[i]:g} s follows frame {i} at {times[i - 1]:g} s"
+        )
     array = np.stack([v.array for v in volumes]).astype(np.float32, copy=False)
     first = volumes[0]
     volume = Volume(

@@ -103,7 +103,27 @@ def adc_statistics(adc_um2_per_s: NDArray[np.floating]) -> AdcStatistics:
 def adc_histogram(
     adc_um2_per_s: NDArray[np.floating], bin_um2_per_s: float = HISTOGRAM_BIN_UM2_PER_S
 ) -> AdcHistogram:
-    """Relative-frequency histogram with bins ``[k*w, (k+1)*w)`` from 0 to the maximum."""
+    """Relative-frequency histogram with bins ``[k*w, (k+1)*w)`` from 0 to the maximum.
+
+    Parameters
+    ----------
+    adc_um2_per_s : ndarray
+        Tumour ADC values (um^2/s), any shape.
+    bin_um2_per_s : float
+        Bin width ``w`` (default 50 um^2/s, shared by all exams).
+
+    Returns
+    -------
+    AdcHistogram
+        Bins from 0 up to the bin holding the maximum. Negative ADC values
+        (noise at the edge of the fit) are counted in the first bin, so the
+        frequencies always sum to 1 over all tumour voxels.
+
+    Raises
+    ------
+    EmptyResultError
+        If the sample is empty.
+    """
     values = np.asarray(adc_um2_per_s, dtype=np.float64).ravel()
     if values.size == 0:
         raise EmptyResultError("no tumour voxels: the ADC histogram is undefined")

@@ -3,6 +3,10 @@
 Modules (import what you need; the package itself imports nothing heavy):
 
 * :mod:`~tumorboard.pet.suv_header` -- SUVbw scale factors from DICOM headers (QIBA rules);
+* :mod:`~tumorboard.pet.suv_scaling` -- the conversion record and the coded header values;
+* :mod:`~tumorboard.pet.decay_rules` -- dose, half-life, injection and scan time rules;
+* :mod:`~tumorboard.pet.header_values`, :mod:`~tumorboard.pet.dicom_time` -- typed
+  attribute reads and DICOM DA/TM/DT parsing;
 * :mod:`~tumorboard.pet.body_size` -- lean body mass (SUL), BSA, ideal body weight;
 * :mod:`~tumorboard.pet.radionuclides` -- half-lives from radionuclide codes;
 * :mod:`~tumorboard.pet.series_io` -- read one PET DICOM series with its SUV scaling;

@@ -111,11 +111,16 @@ def lesion_records(
         krenning = tlr = caution = None
         if liver_suvbw is not None and spleen_suvbw is not None:
             result = krenning_score(
-                uptake.label, uptake.max, liver_suvbw.mean, spleen_suvbw.mean,
+                uptake.label,
+                uptake.max,
+                liver_suvbw.mean,
+                spleen_suvbw.mean,
                 equivalent_diameter_mm(uptake.volume_ml),
             )
-            krenning, tlr, caution = result.score, result.tumour_to_liver, (
-                result.small_lesion_caution
+            krenning, tlr, caution = (
+                result.score,
+                result.tumour_to_liver,
+                (result.small_lesion_caution),
             )
         elif liver_suvbw is not None:
             tlr = uptake.max / liver_suvbw.mean

@@ -73,8 +73,8 @@ class ReferenceRegion:
     @property
     def percist_threshold(self) -> float:
         """PERCIST minimum measurable SULpeak for a lesion (liver or blood pool rule)."""
-        factor = BLOOD_POOL_MEAN_FACTOR if self.kind is ReferenceKind.BLOOD_POOL else (
-            LIVER_MEAN_FACTOR
+        factor = (
+            BLOOD_POOL_MEAN_FACTOR if self.kind is ReferenceKind.BLOOD_POOL else (LIVER_MEAN_FACTOR)
         )
         return factor * self.mean + SD_FACTOR * self.sd
 
@@ -87,7 +87,11 @@ def _stats(
         raise EmptyResultError(f"{kind.value} reference region holds no voxel")
     sd = float(values.std(ddof=1)) if values.size > 1 else 0.0
     return ReferenceRegion(
-        kind, float(values.mean()), sd, float(values.max()), int(values.size),
+        kind,
+        float(values.mean()),
+        sd,
+        float(values.max()),
+        int(values.size),
         (float(centre[0]), float(centre[1]), float(centre[2])),
     )
 
@@ -110,9 +114,7 @@ def _check_inside(image: Volume, centre_lps: Sequence[float], what: str) -> NDAr
 
 
 def _voxel_centres_lps(image: Volume, box: tuple[slice, ...]) -> NDArray[np.float64]:
-    grids = np.meshgrid(
-        *[np.arange(s.start, s.stop, dtype=float) for s in box], indexing="ij"
-    )
+    grids = np.meshgrid(*[np.arange(s.start, s.stop, dtype=float) for s in box], indexing="ij")
     index = np.stack(grids, axis=-1)
     return image.index_to_lps(index)
 
@@ -130,15 +132,18 @@ def sphere_reference(
     centre_lps: Sequence[float],
     diameter_mm: float = LIVER_SPHERE_DIAMETER_MM,
     kind: ReferenceKind = ReferenceKind.LIVER,
+    what: str | None = None,
 ) -> ReferenceRegion:
     """Mean and SD in a sphere centred at an LPS point.
+
+    ``what`` names the centre in messages (default ``"<kind> centre"``).
 
     Raises
     ------
     InputError
         If the centre lies outside the image.
     """
-    centre = _check_inside(image, centre_lps, f"{kind.value} centre")
+    centre = _check_inside(image, centre_lps, what or f"{kind.value} centre")
     box = _box_around(image, centre, diameter_mm / 2)
     points = _voxel_centres_lps(image, box)
     inside = np.zeros(image.spatial_shape, dtype=bool)
@@ -146,8 +151,9 @@ def sphere_reference(
     return _stats(image, inside, kind, centre)
 
 
-def liver_center_from_mask(liver_mask: Volume, diameter_mm: float = LIVER_SPHERE_DIAMETER_MM
-                           ) -> NDArray[np.float64]:
+def liver_center_from_mask(
+    liver_mask: Volume, diameter_mm: float = LIVER_SPHERE_DIAMETER_MM
+) -> NDArray[np.float64]:
     """Centre for the liver sphere: deepest point of the right half of the liver.
 
     Parameters
@@ -185,6 +191,7 @@ def liver_reference(
     liver_mask: Volume | None = None,
     center_lps: Sequence[float] | None = None,
     diameter_mm: float = LIVER_SPHERE_DIAMETER_MM,
+    what: str | None = None,
 ) -> ReferenceRegion:
     """PERCIST liver reference: a 3 cm sphere in the right liver lobe.
 
@@ -198,17 +205,24 @@ def liver_reference(
         Sphere centre (LPS mm); takes precedence over the mask.
     diameter_mm : float
         Sphere diameter (3 cm).
+    what : str, optional
+        How a given centre is named in messages (e.g. ``"--liver-center"``).
 
     Returns
     -------
     ReferenceRegion
+
+    Raises
+    ------
+    InputError
+        If neither mask nor centre is given, or the centre is outside the image.
     """
     if center_lps is None:
         if liver_mask is None:
             raise InputError("liver reference needs a liver mask or a centre (--liver-center)")
         image.require_same_geometry(liver_mask, "liver mask", "PET image")
         center_lps = liver_center_from_mask(liver_mask, diameter_mm).tolist()
-    return sphere_reference(image, center_lps, diameter_mm, ReferenceKind.LIVER)
+    return sphere_reference(image, center_lps, diameter_mm, ReferenceKind.LIVER, what)
 
 
 def blood_pool_reference(
@@ -216,9 +230,27 @@ def blood_pool_reference(
     center_lps: Sequence[float],
     diameter_mm: float = BLOOD_POOL_DIAMETER_MM,
     length_mm: float = BLOOD_POOL_LENGTH_MM,
+    what: str = "blood-pool centre",
 ) -> ReferenceRegion:
-    """PERCIST blood-pool reference: a cylinder along the body (z) axis in the aorta."""
-    centre = _check_inside(image, center_lps, "blood-pool centre")
+    """PERCIST blood-pool reference: a cylinder along the body (z) axis in the aorta.
+
+    Parameters
+    ----------
+    image : Volume
+        SUL (or SUV) image.
+    center_lps : sequence of float
+        Cylinder centre (LPS mm), in the descending thoracic aorta.
+    diameter_mm, length_mm : float
+        Cylinder size (1 cm wide, 2 cm long).
+    what : str
+        How the centre is named in messages.
+
+    Raises
+    ------
+    InputError
+        If the centre is outside the image.
+    """
+    centre = _check_inside(image, center_lps, what)
     box = _box_around(image, centre, max(diameter_mm / 2, length_mm / 2))
     delta = _voxel_centres_lps(image, box) - centre
     inside = np.zeros(image.spatial_shape, dtype=bool)
@@ -229,8 +261,11 @@ def blood_pool_reference(
 
 
 def organ_reference(
-    image: Volume, organ_mask: Volume, kind: ReferenceKind = ReferenceKind.SPLEEN,
-    *, erode_voxels: int = 1,
+    image: Volume,
+    organ_mask: Volume,
+    kind: ReferenceKind = ReferenceKind.SPLEEN,
+    *,
+    erode_voxels: int = 1,
 ) -> ReferenceRegion:
     """Mean, SD and max over an organ mask (eroded to avoid partial-volume edges).
 

@@ -51,8 +51,13 @@ class PercistScan:
     injected_dose_bq: float
 
     def __post_init__(self) -> None:
-        for name in ("hottest_sul_peak", "liver_sul_mean", "liver_sul_sd", "uptake_time_s",
-                     "injected_dose_bq"):
+        for name in (
+            "hottest_sul_peak",
+            "liver_sul_mean",
+            "liver_sul_sd",
+            "uptake_time_s",
+            "injected_dose_bq",
+        ):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise InputError(f"PercistScan.{name} must be a finite value >= 0, got {value}")

@@ -63,7 +63,8 @@ def prrt_eligibility(
     failing = tuple(r.label for r in krenning if not r.above_liver)
     caution = tuple(r.label for r in krenning if not r.above_liver and r.small_lesion_caution)
     fdg_only = tuple(
-        label for label, pattern in (netpet.patterns if netpet else ())
+        label
+        for label, pattern in (netpet.patterns if netpet else ())
         if pattern is LesionPattern.FDG_ONLY
     )
     met = not failing and not fdg_only
@@ -72,14 +73,15 @@ def prrt_eligibility(
     else:
         parts = []
         if failing:
-            parts.append(
-                "uptake not above liver in lesion(s) " + ", ".join(map(str, failing))
-            )
+            parts.append("uptake not above liver in lesion(s) " + ", ".join(map(str, failing)))
         if fdg_only:
             parts.append("FDG-positive/SSTR-negative lesion(s) " + ", ".join(map(str, fdg_only)))
         if caution:
-            parts.append("caution: lesion(s) " + ", ".join(map(str, caution))
-                         + " are <= 2 cm (partial volume)")
+            parts.append(
+                "caution: lesion(s) "
+                + ", ".join(map(str, caution))
+                + " are <= 2 cm (partial volume)"
+            )
         summary = "; ".join(parts)
     return PrrtEligibility(met, failing, fdg_only, caution, summary)
 

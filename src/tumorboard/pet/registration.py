@@ -83,7 +83,9 @@ class RigidTransform:
 
     @classmethod
     def from_euler(
-        cls, angles_deg: Sequence[float], translation_mm: Sequence[float],
+        cls,
+        angles_deg: Sequence[float],
+        translation_mm: Sequence[float],
         center_lps: Sequence[float] = (0.0, 0.0, 0.0),
     ) -> RigidTransform:
         """Build from Euler angles (x, y, z, degrees, ITK ZXY order) about a centre."""
@@ -176,7 +178,11 @@ class RegistrationResult:
 
 
 def resample(
-    moving: Volume, reference: Volume, transform: RigidTransform, *, nearest: bool = False,
+    moving: Volume,
+    reference: Volume,
+    transform: RigidTransform,
+    *,
+    nearest: bool = False,
     default: float = 0.0,
 ) -> Volume:
     """Resample ``moving`` onto the grid of ``reference`` through ``transform``.
@@ -186,7 +192,11 @@ def resample(
     """
     interpolator = sitk.sitkNearestNeighbor if nearest else sitk.sitkLinear
     out = sitk.Resample(
-        to_sitk(moving), to_sitk(reference), transform.to_sitk(), interpolator, float(default),
+        to_sitk(moving),
+        to_sitk(reference),
+        transform.to_sitk(),
+        interpolator,
+        float(default),
         sitk.sitkFloat32,
     )
     result = from_sitk(out, unit=moving.unit)
@@ -237,7 +247,9 @@ def register_rigid(
     moving_image = to_sitk(moving)
     if initial is None:
         start = sitk.CenteredTransformInitializer(
-            fixed_image, moving_image, sitk.Euler3DTransform(),
+            fixed_image,
+            moving_image,
+            sitk.Euler3DTransform(),
             sitk.CenteredTransformInitializerFilter.GEOMETRY,
         )
     else:
@@ -248,8 +260,11 @@ def register_rigid(
     method.SetMetricSamplingPercentage(float(sampling_fraction), int(seed))
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=2.0, minStep=1e-3, numberOfIterations=int(iterations),
-        relaxationFactor=0.5, gradientMagnitudeTolerance=1e-6,
+        learningRate=2.0,
+        minStep=1e-3,
+        numberOfIterations=int(iterations),
+        relaxationFactor=0.5,
+        gradientMagnitudeTolerance=1e-6,
     )
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetShrinkFactorsPerLevel([int(s) for s in shrink_factors])

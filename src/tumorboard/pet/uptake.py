@@ -97,7 +97,7 @@ def sphere_kernel(
     boundary = ~inside & (np.sum(near**2, axis=1) < radius**2)
     fraction = inside.astype(float)
     # Sub-sample only the voxels the sphere surface crosses.
-    steps = ((np.arange(subsamples) + 0.5) / subsamples - 0.5)
+    steps = (np.arange(subsamples) + 0.5) / subsamples - 0.5
     sub = np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), axis=-1).reshape(-1, 3)
     points = centre_mm[boundary][:, None, :] + sub[None, :, :] * spacing
     fraction[boundary] = np.mean(np.sum(points**2, axis=-1) <= radius**2, axis=1)
@@ -114,7 +114,10 @@ def _scan_labels(
     offsets: NDArray[np.int64],
     weights: NDArray[np.float64],
 ) -> tuple[
-    NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.float64],
     NDArray[np.int64],
 ]:  # pragma: no cover - compiled
     nz, ny, nx = image.shape

@@ -93,19 +93,25 @@ class LesionTruth:
 
 LESIONS = (
     LesionTruth(
-        1, (18, 17), 5.0,
+        1,
+        (18, 17),
+        5.0,
         {"fp_ml_per_100ml_per_min": 140.0, "arterial_fraction": 0.85, "distribution_volume": 0.35},
         {"fp_ml_per_100ml_per_min": 80.0, "arterial_fraction": 0.75, "distribution_volume": 0.30},
         True,
     ),
     LesionTruth(
-        2, (31, 31), 4.5,
+        2,
+        (31, 31),
+        4.5,
         {"fp_ml_per_100ml_per_min": 110.0, "arterial_fraction": 0.8, "distribution_volume": 0.30},
         {"fp_ml_per_100ml_per_min": 60.0, "arterial_fraction": 0.7, "distribution_volume": 0.28},
         True,
     ),
     LesionTruth(
-        3, (30, 14), 4.0,
+        3,
+        (30, 14),
+        4.0,
         {"fp_ml_per_100ml_per_min": 60.0, "arterial_fraction": 0.7, "distribution_volume": 0.25},
         {"fp_ml_per_100ml_per_min": 65.0, "arterial_fraction": 0.7, "distribution_volume": 0.26},
         False,
@@ -208,8 +214,12 @@ def liver_dce_case(visit: Visit | str = Visit.BASELINE, *, seed: int = 20261121)
     t1[aorta2d | portal2d] = T1_MS["blood"]
 
     signal2d = concentration_to_signal(
-        np.moveaxis(conc, 0, -1), s0=S0, t1_s=t1 / 1000.0, flip_deg=FLIP_DEG,
-        tr_s=TR_MS / 1000.0, r1_per_mM_s=R1_PER_MM_S,
+        np.moveaxis(conc, 0, -1),
+        s0=S0,
+        t1_s=t1 / 1000.0,
+        flip_deg=FLIP_DEG,
+        tr_s=TR_MS / 1000.0,
+        r1_per_mM_s=R1_PER_MM_S,
     )  # (ny, nx, nt)
     signal = np.repeat(np.moveaxis(signal2d, -1, 0)[:, None], nz, axis=1)
     signal = signal + rng.normal(0.0, NOISE_SIGMA, signal.shape)

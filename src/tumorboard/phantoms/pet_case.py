@@ -53,6 +53,7 @@ WEIGHT_KG = 68.0
 HEIGHT_M = 1.66
 SEX = "F"
 
+# fmt: off
 #: Normal-tissue SUVbw per tracer, by anatomy label name.
 ORGAN_SUV = {
     "dotatate": {"air": 0.0, "body": 0.8, "fat": 0.3, "bone": 1.0, "brain": 0.1,
@@ -82,6 +83,8 @@ class PhantomLesion:
         Radius.
     suv : dict of str to float
         Truth SUVbw per timepoint key.
+    organ : str
+        Organ of the case-report form (``"liver"``, ``"lymph node"``, ...).
     """
 
     label: int
@@ -89,24 +92,25 @@ class PhantomLesion:
     center_lps: tuple[float, float, float]
     radius_mm: float
     suv: dict[str, float] = field(default_factory=dict)
+    organ: str = ""
 
 
 LESIONS = (
     PhantomLesion(1, "liver segment VII", (-95.0, 10.0, -620.0), 18.0,
                   {"dotatate_baseline": 25.0, "dotatate_followup": 16.0,
-                   "fdg_baseline": 1.8, "fdg_followup": 1.6}),
+                   "fdg_baseline": 1.8, "fdg_followup": 1.6}, "liver"),
     PhantomLesion(2, "liver segment IV", (-20.0, -30.0, -590.0), 12.0,
                   {"dotatate_baseline": 18.0, "dotatate_followup": 12.0,
-                   "fdg_baseline": 2.0, "fdg_followup": 1.9}),
+                   "fdg_baseline": 2.0, "fdg_followup": 1.9}, "liver"),
     PhantomLesion(3, "pancreatic head (primary)", (-40.0, 20.0, -652.0), 15.0,
                   {"dotatate_baseline": 30.0, "dotatate_followup": 20.0,
-                   "fdg_baseline": 4.0, "fdg_followup": 3.0}),
+                   "fdg_baseline": 4.0, "fdg_followup": 3.0}, "pancreas"),
     PhantomLesion(4, "mesenteric node", (20.0, -35.0, -720.0), 9.0,
                   {"dotatate_baseline": 12.0, "dotatate_followup": 8.0,
-                   "fdg_baseline": 1.5, "fdg_followup": 1.4}),
+                   "fdg_baseline": 1.5, "fdg_followup": 1.4}, "lymph node"),
     PhantomLesion(5, "vertebral body T12", (0.0, 42.0, -560.0), 11.0,
                   {"dotatate_baseline": 5.0, "dotatate_followup": 5.5,
-                   "fdg_baseline": 8.0, "fdg_followup": 9.5}),
+                   "fdg_baseline": 8.0, "fdg_followup": 9.5}, "bone"),
 )
 
 
@@ -139,6 +143,7 @@ TIMEPOINTS = (
                  _BASE + timedelta(days=121, hours=1),
                  _BASE + timedelta(days=121, hours=2, minutes=5), 310e6, 6586.2),
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -169,8 +174,9 @@ def pet_grid() -> Volume:
     return grid.with_array(np.zeros(grid.spatial_shape, np.float32), unit="g/ml")
 
 
-def _ellipsoid(grid: Volume, centre: tuple[float, float, float],
-               semi_axes: tuple[float, float, float]) -> NDArray[np.bool_]:
+def _ellipsoid(
+    grid: Volume, centre: tuple[float, float, float], semi_axes: tuple[float, float, float]
+) -> NDArray[np.bool_]:
     """Mask of voxel centres inside an axis-aligned ellipsoid (LPS centre, x/y/z semi-axes)."""
     mask = np.zeros(grid.spatial_shape, dtype=bool)
     centre_index = grid.lps_to_index(np.asarray(centre))
@@ -179,11 +185,10 @@ def _ellipsoid(grid: Volume, centre: tuple[float, float, float],
     hi = np.minimum(np.ceil(centre_index + reach) + 1, grid.spatial_shape).astype(int)
     if np.any(hi <= lo):
         return mask
-    zz, yy, xx = np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi, strict=True)],
-                             indexing="ij")
+    zz, yy, xx = np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi, strict=True)], indexing="ij")
     points = grid.index_to_lps(np.stack([zz, yy, xx], axis=-1).astype(float))
     inside = np.sum(((points - np.asarray(centre)) / np.asarray(semi_axes)) ** 2, axis=-1) <= 1
-    mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = inside
+    mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] = inside
     return mask
 
 
@@ -288,8 +293,11 @@ def write_pet_case(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     study = {
-        "patient_name": "TUMORBOARD^PET", "patient_id": "TB-PET-0001",
-        "patient_sex": SEX, "patient_weight_kg": WEIGHT_KG, "patient_size_m": HEIGHT_M,
+        "patient_name": "TUMORBOARD^PET",
+        "patient_id": "TB-PET-0001",
+        "patient_sex": SEX,
+        "patient_weight_kg": WEIGHT_KG,
+        "patient_size_m": HEIGHT_M,
         "study_description": "Reference NET patient PET",
     }
     written = {}
@@ -304,13 +312,23 @@ def write_pet_case(
         extra, per_slice, values, rescale = _vendor_style(tp, suv, scale_g_per_bq)
         target = folder / tp.key
         write_dicom_series(
-            suv.with_array(values), target, modality="PT", series_description=tp.description,
-            series_number=tp.series_number, study=per_study, dtype="int16", rescale=rescale,
-            extra=extra, per_slice=per_slice, seed=tp.key, overwrite=True,
+            suv.with_array(values),
+            target,
+            modality="PT",
+            series_description=tp.description,
+            series_number=tp.series_number,
+            study=per_study,
+            dtype="int16",
+            rescale=rescale,
+            extra=extra,
+            per_slice=per_slice,
+            seed=tp.key,
+            overwrite=True,
         )
         written[tp.key] = target
         scale_facts[tp.key] = {
-            "vendor": tp.vendor, "tracer": tp.tracer,
+            "vendor": tp.vendor,
+            "tracer": tp.tracer,
             "suvbw_scale_g_per_bq": scale_g_per_bq,
             "decayed_dose_bq": decayed_dose_bq(tp),
             "scan_datetime": tp.scan_start.isoformat(),
@@ -324,12 +342,19 @@ def write_pet_case(
         mask = (organs == int(Tissue[name.upper()])) & lesion_free
         write_nifti(case.organs.with_array(mask.astype(np.uint8)), folder / f"{name}.nii.gz")
     truth = {
-        "weight_kg": WEIGHT_KG, "height_m": HEIGHT_M, "sex": SEX,
+        "weight_kg": WEIGHT_KG,
+        "height_m": HEIGHT_M,
+        "sex": SEX,
         "timepoints": scale_facts,
         "organ_suv": ORGAN_SUV,
         "lesions": [
-            {"label": les.label, "name": les.name, "center_lps_mm": list(les.center_lps),
-             "radius_mm": les.radius_mm, "suv": les.suv}
+            {
+                "label": les.label,
+                "name": les.name,
+                "center_lps_mm": list(les.center_lps),
+                "radius_mm": les.radius_mm,
+                "suv": les.suv,
+            }
             for les in LESIONS
         ],
     }
@@ -374,12 +399,19 @@ def _vendor_style(
         return (t + average) * 1000.0
 
     if tp.vendor == "GE":
-        extra = dict(common, Units="BQML", Manufacturer="GE MEDICAL SYSTEMS",
-                     SeriesTime=_tm(tp.scan_start + timedelta(minutes=40)),
-                     RadiopharmaceuticalInformationSequence=[
-                         _radiopharmaceutical(tp, True, tp.injected_dose_bq)])
-        private = [DataElement(0x00090010, "LO", "GEMS_PETD_01"),
-                   DataElement(0x0009100D, "DT", _dt(tp.scan_start))]
+        extra = dict(
+            common,
+            Units="BQML",
+            Manufacturer="GE MEDICAL SYSTEMS",
+            SeriesTime=_tm(tp.scan_start + timedelta(minutes=40)),
+            RadiopharmaceuticalInformationSequence=[
+                _radiopharmaceutical(tp, True, tp.injected_dose_bq)
+            ],
+        )
+        private = [
+            DataElement(0x00090010, "LO", "GEMS_PETD_01"),
+            DataElement(0x0009100D, "DT", _dt(tp.scan_start)),
+        ]
 
         def ge_slice(k: int) -> list[DataElement]:
             return private + [
@@ -391,10 +423,15 @@ def _vendor_style(
     if tp.vendor == "Philips":
         suv_factor = 5e-4
         counts = np.asarray(suv.array, dtype=np.float64) / suv_factor
-        extra = dict(common, Units="CNTS", Manufacturer="Philips Medical Systems",
-                     SeriesTime=_tm(tp.scan_start),
-                     RadiopharmaceuticalInformationSequence=[
-                         _radiopharmaceutical(tp, True, tp.injected_dose_bq)])
+        extra = dict(
+            common,
+            Units="CNTS",
+            Manufacturer="Philips Medical Systems",
+            SeriesTime=_tm(tp.scan_start),
+            RadiopharmaceuticalInformationSequence=[
+                _radiopharmaceutical(tp, True, tp.injected_dose_bq)
+            ],
+        )
         private = [
             DataElement(0x70530010, "LO", "Philips PET Private Group"),
             DataElement(0x70531000, "DS", f"{suv_factor:g}"),
@@ -407,9 +444,13 @@ def _vendor_style(
         return extra, philips_slice, counts, "auto_per_slice"
     with_datetime = tp.key == "fdg_baseline"
     dose = tp.injected_dose_bq if with_datetime else tp.injected_dose_bq / 1e6
-    extra = dict(common, Units="BQML", Manufacturer="SIEMENS", SeriesTime=_tm(tp.scan_start),
-                 RadiopharmaceuticalInformationSequence=[
-                     _radiopharmaceutical(tp, with_datetime, dose)])
+    extra = dict(
+        common,
+        Units="BQML",
+        Manufacturer="SIEMENS",
+        SeriesTime=_tm(tp.scan_start),
+        RadiopharmaceuticalInformationSequence=[_radiopharmaceutical(tp, with_datetime, dose)],
+    )
 
     def siemens_slice(k: int) -> list[DataElement]:
         return [

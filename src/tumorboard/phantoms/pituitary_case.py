@@ -51,15 +51,33 @@ HALF_LIFE_C11_S = 1221.84
 INJECTED_DOSE_BQ = 400e6
 
 LABELS = {
-    1: "scalp", 2: "skull", 3: "brain", 4: "ventricle", 5: "cerebellum", 6: "eye",
-    7: "sinus", 8: "carotid", 9: "pituitary", 10: "remnant",
+    1: "scalp",
+    2: "skull",
+    3: "brain",
+    4: "ventricle",
+    5: "cerebellum",
+    6: "eye",
+    7: "sinus",
+    8: "carotid",
+    9: "pituitary",
+    10: "remnant",
 }
 #: Contrast-enhanced T1 intensity per label (arbitrary units).
-MRI_INTENSITY = {0: 0.0, 1: 700.0, 2: 120.0, 3: 520.0, 4: 150.0, 5: 480.0, 6: 220.0, 7: 20.0,
-                 8: 1100.0, 9: 850.0, 10: 820.0}
+MRI_INTENSITY = {
+    0: 0.0,
+    1: 700.0,
+    2: 120.0,
+    3: 520.0,
+    4: 150.0,
+    5: 480.0,
+    6: 220.0,
+    7: 20.0,
+    8: 1100.0,
+    9: 850.0,
+    10: 820.0,
+}
 #: Methionine SUVbw per label.
-PET_SUV = {0: 0.0, 1: 0.9, 2: 0.6, 3: 1.3, 4: 0.3, 5: 1.0, 6: 0.5, 7: 0.0, 8: 1.5,
-           9: 2.0, 10: 5.0}
+PET_SUV = {0: 0.0, 1: 0.9, 2: 0.6, 3: 1.3, 4: 0.3, 5: 1.0, 6: 0.5, 7: 0.0, 8: 1.5, 9: 2.0, 10: 5.0}
 
 # (label, centre LPS mm, semi-axes x/y/z mm, fill only inside label or None)
 _SHAPES: tuple[tuple[int, tuple[float, float, float], tuple[float, float, float]], ...] = (
@@ -98,9 +116,7 @@ def label_volume(grid: Volume) -> NDArray[np.uint8]:
         for axis, n in zip((2, 1, 0), grid.spatial_shape, strict=True)
     ]  # z, y, x coordinates along the array axes
     for label, centre, axes in _SHAPES:
-        terms = [
-            ((coordinates[i] - centre[2 - i]) / axes[2 - i]) ** 2 for i in range(3)
-        ]
+        terms = [((coordinates[i] - centre[2 - i]) / axes[2 - i]) ** 2 for i in range(3)]
         keep = [np.nonzero(t <= 1)[0] for t in terms]
         if any(k.size == 0 for k in keep):
             continue
@@ -111,12 +127,16 @@ def label_volume(grid: Volume) -> NDArray[np.uint8]:
     return labels
 
 
-def _grid(shape: tuple[int, int, int], voxel_mm: float, centre: tuple[float, float, float]
-          ) -> Volume:
+def _grid(
+    shape: tuple[int, int, int], voxel_mm: float, centre: tuple[float, float, float]
+) -> Volume:
     nz, ny, nx = shape
     cx, cy, cz = centre
-    origin = (cx - (nx - 1) * voxel_mm / 2, cy - (ny - 1) * voxel_mm / 2,
-              cz - (nz - 1) * voxel_mm / 2)
+    origin = (
+        cx - (nx - 1) * voxel_mm / 2,
+        cy - (ny - 1) * voxel_mm / 2,
+        cz - (nz - 1) * voxel_mm / 2,
+    )
     return Volume(np.zeros(shape, np.float32), (voxel_mm,) * 3, origin)
 
 
@@ -217,15 +237,26 @@ def write_pituitary_case(case: PituitaryCase, folder: str | os.PathLike[str]) ->
     folder.mkdir(parents=True, exist_ok=True)
     scan = datetime(2025, 4, 2, 10, 20, 0)
     injection = scan - timedelta(minutes=20)
-    study = {"patient_name": "TUMORBOARD^PITUITARY", "patient_id": "TB-PIT-0001",
-             "patient_sex": "F", "patient_weight_kg": WEIGHT_KG, "patient_size_m": HEIGHT_M,
-             "study_date": scan.strftime("%Y%m%d"), "study_time": scan.strftime("%H%M%S")}
-    write_dicom_series(case.mri, folder / "mri", modality="MR",
-                       series_description="T1 MPRAGE post-contrast sella", series_number=501,
-                       study=dict(study, study_instance_uid="1.2.826.0.1.3680043.10.1234.501"),
-                       extra={"MRAcquisitionType": "3D", "EchoTime": 2.3,
-                              "RepetitionTime": 1900.0},
-                       seed="pituitary-mri", overwrite=True)
+    study = {
+        "patient_name": "TUMORBOARD^PITUITARY",
+        "patient_id": "TB-PIT-0001",
+        "patient_sex": "F",
+        "patient_weight_kg": WEIGHT_KG,
+        "patient_size_m": HEIGHT_M,
+        "study_date": scan.strftime("%Y%m%d"),
+        "study_time": scan.strftime("%H%M%S"),
+    }
+    write_dicom_series(
+        case.mri,
+        folder / "mri",
+        modality="MR",
+        series_description="T1 MPRAGE post-contrast sella",
+        series_number=501,
+        study=dict(study, study_instance_uid="1.2.826.0.1.3680043.10.1234.501"),
+        extra={"MRAcquisitionType": "3D", "EchoTime": 2.3, "RepetitionTime": 1900.0},
+        seed="pituitary-mri",
+        overwrite=True,
+    )
     elapsed_s = (scan - injection).total_seconds()
     decayed = INJECTED_DOSE_BQ * math.exp(-math.log(2.0) * elapsed_s / HALF_LIFE_C11_S)
     scale_g_per_bq = WEIGHT_KG * 1000.0 / decayed
@@ -235,37 +266,55 @@ def write_pituitary_case(case: PituitaryCase, folder: str | os.PathLike[str]) ->
     item.RadionuclideTotalDose = f"{INJECTED_DOSE_BQ:.6g}"
     code = Dataset()
     code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = (
-        "40565003", "SCT", "^11^Carbon")
+        "40565003",
+        "SCT",
+        "^11^Carbon",
+    )
     item.RadionuclideCodeSequence = [code]  # no RadionuclideHalfLife: taken from the code
     activity = case.pet_suv.array.astype(np.float64) / scale_g_per_bq
     write_dicom_series(
-        case.pet_suv.with_array(activity), folder / "pet", modality="PT",
-        series_description="C11 methionine brain", series_number=502,
+        case.pet_suv.with_array(activity),
+        folder / "pet",
+        modality="PT",
+        series_description="C11 methionine brain",
+        series_number=502,
         study=dict(study, study_instance_uid="1.2.826.0.1.3680043.10.1234.502"),
-        dtype="int16", rescale="auto_per_slice",
-        extra={"Units": "BQML", "DecayCorrection": "START",
-               "CorrectedImage": ["NORM", "ATTN", "SCAT", "DECY", "RAN"],
-               "SeriesDate": scan.strftime("%Y%m%d"), "SeriesTime": scan.strftime("%H%M%S"),
-               "AcquisitionDate": scan.strftime("%Y%m%d"),
-               "AcquisitionTime": scan.strftime("%H%M%S"),
-               "ActualFrameDuration": "600000",
-               "RadiopharmaceuticalInformationSequence": [item]},
-        seed="pituitary-pet", overwrite=True,
+        dtype="int16",
+        rescale="auto_per_slice",
+        extra={
+            "Units": "BQML",
+            "DecayCorrection": "START",
+            "CorrectedImage": ["NORM", "ATTN", "SCAT", "DECY", "RAN"],
+            "SeriesDate": scan.strftime("%Y%m%d"),
+            "SeriesTime": scan.strftime("%H%M%S"),
+            "AcquisitionDate": scan.strftime("%Y%m%d"),
+            "AcquisitionTime": scan.strftime("%H%M%S"),
+            "ActualFrameDuration": "600000",
+            "RadiopharmaceuticalInformationSequence": [item],
+        },
+        seed="pituitary-pet",
+        overwrite=True,
     )
     write_nifti(case.mri_labels, folder / "mri_labels.nii.gz")
     truth = {
         "labels": LABELS,
         "mri_to_pet_matrix": case.truth.matrix.tolist(),
-        "angles_deg": list(TRUE_ANGLES_DEG), "translation_mm": list(TRUE_TRANSLATION_MM),
+        "angles_deg": list(TRUE_ANGLES_DEG),
+        "translation_mm": list(TRUE_TRANSLATION_MM),
         "remnant_center_lps_mm": list(REMNANT_CENTER_LPS),
         "remnant_radius_mm": REMNANT_RADIUS_MM,
-        "pet_suv": PET_SUV, "suvbw_scale_g_per_bq": scale_g_per_bq,
+        "pet_suv": PET_SUV,
+        "suvbw_scale_g_per_bq": scale_g_per_bq,
     }
     with open(folder / "truth.json", "w", encoding="utf-8") as handle:
         json.dump(truth, handle, indent=2)
         handle.write("\n")
-    return {"mri": folder / "mri", "pet": folder / "pet", "labels": folder / "mri_labels.nii.gz",
-            "truth": folder / "truth.json"}
+    return {
+        "mri": folder / "mri",
+        "pet": folder / "pet",
+        "labels": folder / "mri_labels.nii.gz",
+        "truth": folder / "truth.json",
+    }
 
 
 def write_into_reference_patient(root: Path) -> None:

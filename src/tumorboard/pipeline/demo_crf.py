@@ -18,8 +18,10 @@ import numpy as np
 
 from tumorboard.criteria.engine import assess_patient
 from tumorboard.criteria.selection import choose_criteria
+from tumorboard.guide import parse_facts, run_guide
 from tumorboard.lesions.diameters import measure_lesion_intensity, measure_lesion_sizes
 from tumorboard.phantoms import reference_measurements as reference
+from tumorboard.phantoms.reference_facts import REFERENCE_NET_FACTS
 from tumorboard.pipeline.demo_section import DemoContext, DemoSection
 from tumorboard.report.crf import (
     PatientCase,
@@ -88,7 +90,8 @@ def run_section(context: DemoContext) -> DemoSection:
     criteria = choose_criteria([series], None)
     assessments = assess_patient(series, criteria)
     case = PatientCase(series, assessments)
-    document = write_assessment_outputs(out, [case], info, criteria)
+    guide = run_guide(parse_facts(REFERENCE_NET_FACTS, source="reference facts")).as_dict()
+    document = write_assessment_outputs(out, [case], info, criteria, guide=guide)
 
     checks: dict[str, bool] = {}
     by_criteria = {a.criteria.value: a for a in assessments}

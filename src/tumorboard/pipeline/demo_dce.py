@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from tumorboard.dce.fit import fit_volume
 from tumorboard.dce.lesion_summary import (
     LesionChange,
     LesionSummary,
@@ -32,6 +31,7 @@ from tumorboard.dce.maps import (
     concentration_volume,
     vessel_signal_input,
 )
+from tumorboard.dce.volume_fit import fit_volume
 from tumorboard.imaging.nifti import read_nifti, write_nifti
 from tumorboard.imaging.volume import Volume
 from tumorboard.phantoms.liver_dce import LiverDceCase, Visit, liver_dce_case
@@ -78,8 +78,9 @@ def _analyse(case: LiverDceCase, paths: dict[str, Path]) -> tuple[dict[str, Volu
     lesions = read_nifti(paths["lesions"], what="lesion labels")
     acquisition = SpgrAcquisition(case.flip_deg, case.tr_ms / 1000.0, case.r1_per_mM_s)
     cp, baseline = vessel_signal_input(dynamic, aorta, acquisition, hct=case.hct)
-    cv, _ = vessel_signal_input(dynamic, portal, acquisition, hct=case.hct,
-                                baseline_frames=baseline)
+    cv, _ = vessel_signal_input(
+        dynamic, portal, acquisition, hct=case.hct, baseline_frames=baseline
+    )
     concentration = concentration_volume(dynamic, t1_s, acquisition, baseline)
     assert dynamic.times_s is not None
     inputs = build_inputs(dynamic.times_s, cp, cv_mM=cv, source="aorta and portal vein")
@@ -90,16 +91,27 @@ def _analyse(case: LiverDceCase, paths: dict[str, Path]) -> tuple[dict[str, Volu
     return maps, lesions, failed
 
 
-def _figure(name: str, label: str, maps: dict[Visit, dict[str, Volume]], lesions: Volume,
-            path: Path, vmax: float) -> None:
+def _figure(
+    name: str,
+    label: str,
+    maps: dict[Visit, dict[str, Volume]],
+    lesions: Volume,
+    path: Path,
+    vmax: float,
+) -> None:
     mid = lesions.spatial_shape[0] // 2
     fig = Figure(figsize=(7.0, 3.4), layout="constrained")  # Agg canvas, no pyplot state
     axes = fig.subplots(1, 2)
     image = None
     for ax, visit in zip(axes, (Visit.BASELINE, Visit.FOLLOW_UP), strict=True):
         data = maps[visit][name].array[mid]
-        image = ax.imshow(np.where(np.isfinite(data), data, np.nan), cmap="magma",
-                          vmin=0.0, vmax=vmax, interpolation="nearest")
+        image = ax.imshow(
+            np.where(np.isfinite(data), data, np.nan),
+            cmap="magma",
+            vmin=0.0,
+            vmax=vmax,
+            interpolation="nearest",
+        )
         ax.contour(lesions.array[mid] > 0, levels=[0.5], colors="cyan", linewidths=0.8)
         ax.set_title(visit.value)
         ax.set_axis_off()
@@ -130,27 +142,54 @@ def run_section(context: DemoContext) -> DemoSection:
     assert lesions is not None
 
     _figure("ktrans_per_min", "Ktrans (/min)", maps, lesions, out / "ktrans.png", vmax=1.5)
-    _figure("arterial_fraction", "arterial fraction", maps, lesions,
-            out / "arterial_fraction.png", vmax=1.0)
+    _figure(
+        "arterial_fraction",
+        "arterial fraction",
+        maps,
+        lesions,
+        out / "arterial_fraction.png",
+        vmax=1.0,
+    )
 
     changes: dict[str, list[LesionChange]] = {
-        p: lesion_changes(summaries[Visit.BASELINE], summaries[Visit.FOLLOW_UP], p,
-                          high_threshold=DEMO_KTRANS_THRESHOLD_PER_MIN
-                          if p == "ktrans_per_min" else None)
+        p: lesion_changes(
+            summaries[Visit.BASELINE],
+            summaries[Visit.FOLLOW_UP],
+            p,
+            high_threshold=DEMO_KTRANS_THRESHOLD_PER_MIN if p == "ktrans_per_min" else None,
+        )
         for p in _PARAMETERS
     }
-    header = ["lesion", "ktrans_baseline_per_min", "ktrans_follow_up_per_min",
-              "ktrans_change_percent", "fp_baseline_ml_per_100ml_per_min",
-              "fp_follow_up_ml_per_100ml_per_min", "fp_change_percent",
-              "arterial_fraction_baseline", "arterial_fraction_follow_up",
-              "high_baseline_perfusion"]
+    header = [
+        "lesion",
+        "ktrans_baseline_per_min",
+        "ktrans_follow_up_per_min",
+        "ktrans_change_percent",
+        "fp_baseline_ml_per_100ml_per_min",
+        "fp_follow_up_ml_per_100ml_per_min",
+        "fp_change_percent",
+        "arterial_fraction_baseline",
+        "arterial_fraction_follow_up",
+        "high_baseline_perfusion",
+    ]
     rows = []
     for i, k in enumerate(changes["ktrans_per_min"]):
         fp = changes["fp_ml_per_100ml_per_min"][i]
         af = changes["arterial_fraction"][i]
-        rows.append([k.lesion, k.baseline, k.follow_up, k.change_percent, fp.baseline,
-                     fp.follow_up, fp.change_percent, af.baseline, af.follow_up,
-                     k.high_baseline])
+        rows.append(
+            [
+                k.lesion,
+                k.baseline,
+                k.follow_up,
+                k.change_percent,
+                fp.baseline,
+                fp.follow_up,
+                fp.change_percent,
+                af.baseline,
+                af.follow_up,
+                k.high_baseline,
+            ]
+        )
     with open(out / "lesions.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -164,10 +203,12 @@ def run_section(context: DemoContext) -> DemoSection:
         for s in summaries[visit]:
             expected = truth[s.lesion].parameters(visit)
             af_ok &= abs(s.median("arterial_fraction") - expected["arterial_fraction"]) <= (
-                ARTERIAL_FRACTION_TOLERANCE)
+                ARTERIAL_FRACTION_TOLERANCE
+            )
             fp_true = expected["fp_ml_per_100ml_per_min"]
             fp_ok &= abs(s.median("fp_ml_per_100ml_per_min") - fp_true) <= (
-                FLOW_RELATIVE_TOLERANCE * fp_true)
+                FLOW_RELATIVE_TOLERANCE * fp_true
+            )
     direction_ok = all(
         (c.change < 0) == truth[c.lesion].responder for c in changes["fp_ml_per_100ml_per_min"]
     )
@@ -176,21 +217,37 @@ def run_section(context: DemoContext) -> DemoSection:
         f"lesion plasma flow within {FLOW_RELATIVE_TOLERANCE:.0%} of truth": bool(fp_ok),
         "flow falls in responding lesions only": bool(direction_ok),
         f"failed voxel fits below {FAILED_FRACTION_LIMIT:.0%} of the liver": all(
-            f < FAILED_FRACTION_LIMIT for f in failed.values()),
+            f < FAILED_FRACTION_LIMIT for f in failed.values()
+        ),
     }
 
     cells = "".join(
-        "<tr>" + "".join(
+        "<tr>"
+        + "".join(
             f"<td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td>" for v in row
-        ) + "</tr>"
+        )
+        + "</tr>"
         for row in rows
     )
-    heads = ("lesion", "Ktrans baseline (/min)", "Ktrans follow-up (/min)", "Ktrans change (%)",
-             "Fp baseline (ml/100 ml/min)", "Fp follow-up", "Fp change (%)",
-             "arterial fraction baseline", "arterial fraction follow-up",
-             "high baseline perfusion")
-    table = ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-             + "</tr></thead><tbody>" + cells + "</tbody></table>")
+    heads = (
+        "lesion",
+        "Ktrans baseline (/min)",
+        "Ktrans follow-up (/min)",
+        "Ktrans change (%)",
+        "Fp baseline (ml/100 ml/min)",
+        "Fp follow-up",
+        "Fp change (%)",
+        "arterial fraction baseline",
+        "arterial fraction follow-up",
+        "high baseline perfusion",
+    )
+    table = (
+        "<table><thead><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+        + "</tr></thead><tbody>"
+        + cells
+        + "</tbody></table>"
+    )
     fragment = (
         "<p>Liver DCE-MRI (3 slices, 60 frames of 4 s) at baseline and two months after PRRT. "
         "Inputs measured in the aorta and portal vein; extended-Tofts Ktrans and dual-input "
@@ -204,5 +261,9 @@ def run_section(context: DemoContext) -> DemoSection:
         + table
         + f'<p><a href="{SLUG}/lesions.csv">lesions.csv</a></p>'
     )
-    return DemoSection(slug=SLUG, title="Liver DCE-MRI perfusion before and after PRRT",
-                       html=fragment, checks=checks)
+    return DemoSection(
+        slug=SLUG,
+        title="Liver DCE-MRI perfusion before and after PRRT",
+        html=fragment,
+        checks=checks,
+    )

@@ -21,7 +21,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tumorboard import __version__
-from tumorboard.dwi.adc import AdcFit, computed_b_image, fit_adc
+from tumorboard.dwi.adc import (
+    AdcFit,
+    check_signal_decays,
+    computed_b_image,
+    fit_adc,
+    image_name,
+)
 from tumorboard.dwi.noise import background_noise_sd
 from tumorboard.dwi.response_classes import ClassBounds, ResponseClass, classify_response
 from tumorboard.errors import InputError
@@ -33,7 +39,7 @@ from tumorboard.lesions.adc_histogram import (
     adc_histogram,
     adc_statistics,
 )
-from tumorboard.segment.components import label_components
+from tumorboard.segment.components import LargestComponent, largest_component
 from tumorboard.segment.tumour_load import (
     SegmentationOptions,
     TumourSegmentation,
@@ -108,19 +114,39 @@ class ReferenceExam:
         )
 
 
-@dataclass(frozen=True)
-class RedCluster:
-    """The largest connected cluster of red (non-responding) voxels."""
-
-    voxels: int
-    volume_ml: float
-    centroid_lps_mm: tuple[float, float, float]
-    fraction_of_red: float
-
-
 @dataclass(frozen=True, eq=False)
 class ExamAssessment:
-    """Everything ``dwi assess`` computes for one exam."""
+    """Everything ``dwi assess`` computes for one exam.
+
+    Attributes
+    ----------
+    b_values_s_per_mm2 : tuple of float
+        Every acquired b-value, ascending.
+    computed_b_s_per_mm2 : float
+        b-value of the computed image.
+    adc : Volume
+        ADC map in um^2/s (0 where not fitted).
+    computed_b : Volume
+        Computed high-b image (0 where not fitted).
+    segmentation : TumourSegmentation
+        Tumour mask and component table.
+    statistics : AdcStatistics
+        Tumour ADC statistics.
+    histogram : AdcHistogram
+        Tumour ADC histogram (50 um^2/s bins).
+    classes : Volume
+        :class:`ResponseClass` labels (uint8).
+    class_bounds : ClassBounds
+        Class limits used (from the reference, or this exam when none).
+    reference : ReferenceExam or None
+        The reference exam, if one was given.
+    fit : AdcFit
+        The voxel-wise fit (fitted b-values, noise floor).
+    options : SegmentationOptions
+        The segmentation settings used.
+    weighted : bool
+        Whether the ADC fit was weighted.
+    """
 
     b_values_s_per_mm2: tuple[float, ...]
     computed_b_s_per_mm2: float
@@ -133,6 +159,8 @@ class ExamAssessment:
     class_bounds: ClassBounds
     reference: ReferenceExam | None
     fit: AdcFit
+    options: SegmentationOptions
+    weighted: bool = False
 
     @property
     def grid(self) -> Volume:
@@ -154,28 +182,22 @@ class ExamAssessment:
             "red": float(counts[ResponseClass.RED] * voxel_ml),
         }
 
-    def largest_red_cluster(self) -> RedCluster | None:
+    def largest_red_cluster(self) -> LargestComponent | None:
         """The largest 26-connected red cluster, or ``None`` without red voxels."""
-        red = self.classes.array == ResponseClass.RED
-        total = int(red.sum())
-        if total == 0:
-            return None
-        labels, count = label_components(red)
-        sizes = np.bincount(labels.ravel(), minlength=count + 1)
-        sizes[0] = 0
-        biggest = int(np.argmax(sizes))
-        index = np.argwhere(labels == biggest).mean(axis=0)
-        x, y, z = self.grid.index_to_lps(index)
-        return RedCluster(
-            voxels=int(sizes[biggest]),
-            volume_ml=float(sizes[biggest] * self.grid.voxel_volume_ml),
-            centroid_lps_mm=(float(x), float(y), float(z)),
-            fraction_of_red=float(sizes[biggest] / total),
-        )
+        return largest_component(self.classes.array == ResponseClass.RED, self.grid)
 
 
-def check_b_images(images: Mapping[float, Volume]) -> list[float]:
+def check_b_images(
+    images: Mapping[float, Volume], image_names: Mapping[float, str] | None = None
+) -> list[float]:
     """Check the b-value images share one grid; return the b-values ascending.
+
+    Parameters
+    ----------
+    images : mapping of float to Volume
+        Magnitude images by b-value (s/mm^2).
+    image_names : mapping of float to str, optional
+        Name of each image in messages (e.g. ``"b600 image b600.nii.gz"``).
 
     Raises
     ------
@@ -184,11 +206,13 @@ def check_b_images(images: Mapping[float, Volume]) -> list[float]:
     """
     b_values = sorted(float(b) for b in images)
     if len(b_values) < 2:
-        only = ", ".join(f"b{b:g}" for b in b_values) or "none"
+        only = ", ".join(image_name(image_names, b) for b in b_values) or "none"
         raise InputError(f"only one b-value given ({only}); the ADC needs at least two b-values")
     reference = images[b_values[0]]
     for b in b_values[1:]:
-        reference.require_same_geometry(images[b], f"b{b:g} image", f"the b{b_values[0]:g} image")
+        reference.require_same_geometry(
+            images[b], image_name(image_names, b), image_name(image_names, b_values[0])
+        )
     return b_values
 
 
@@ -201,6 +225,7 @@ def assess_exam(
     weighted: bool = False,
     exclusion: NDArray[np.bool_] | None = None,
     reference: ReferenceExam | None = None,
+    image_names: Mapping[float, str] | None = None,
 ) -> ExamAssessment:
     """Assess tumour load and diffusion response of one WB-DWI exam.
 
@@ -220,13 +245,28 @@ def assess_exam(
         Normal bright structures to remove.
     reference : ReferenceExam, optional
         Pre-treatment exam; without it the exam is its own reference.
+    image_names : mapping of float to str, optional
+        Name of each b-value's image in error messages (e.g. its file).
 
     Returns
     -------
     ExamAssessment
+
+    Raises
+    ------
+    InputError
+        Bad images (see :func:`check_b_images` and
+        :func:`tumorboard.dwi.adc.fit_adc`), an exclusion mask of another
+        shape, or a computed b-value that is not a finite number >= 0.
+    EmptyResultError
+        When the segmentation leaves no tumour.
     """
     options = options or SegmentationOptions()
-    b_values = check_b_images(images)
+    if not np.isfinite(computed_b_s_per_mm2) or computed_b_s_per_mm2 < 0:
+        raise InputError(
+            f"--computed-b must be a finite number >= 0 s/mm^2, got {computed_b_s_per_mm2!r}"
+        )
+    b_values = check_b_images(images, image_names)
     grid = images[b_values[0]]
     if exclusion is not None and exclusion.shape != grid.spatial_shape:
         raise InputError(
@@ -236,12 +276,16 @@ def assess_exam(
         {b: images[b].array for b in b_values},
         min_b_s_per_mm2=min_b_s_per_mm2,
         weighted=weighted,
+        image_names={b: image_name(image_names, b) for b in b_values},
     )
     adc_um2 = fit.adc_um2_per_s
+    check_signal_decays(fit, image_names)
     computed = grid.with_array(computed_b_image(fit, computed_b_s_per_mm2), unit="a.u.")
     noise_sd = None
     if options.threshold_sd is not None:
-        noise_sd = background_noise_sd(images[b_values[0]].array, f"b{b_values[0]:g} image")
+        noise_sd = background_noise_sd(
+            images[b_values[0]].array, image_name(image_names, b_values[0])
+        )
     segmentation = segment_tumour_load(
         computed, adc_um2, fit.fitted, options, exclusion=exclusion, noise_sd=noise_sd
     )
@@ -262,6 +306,8 @@ def assess_exam(
         class_bounds=bounds,
         reference=reference,
         fit=fit,
+        options=options,
+        weighted=weighted,
     )
 
 
@@ -276,12 +322,15 @@ def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
         "threshold": round(segmentation.threshold, 4),
         "threshold_mode": "noise-relative" if segmentation.noise_sd is not None else "absolute",
         "noise_sd": segmentation.noise_sd,
+        "settings": _settings(assessment),
         "voxel_volume_ml": assessment.grid.voxel_volume_ml,
         "total_diffusion_volume_ml": round(assessment.total_diffusion_volume_ml, 4),
         "tumour_voxels": int(segmentation.mask.sum()),
         "adc_um2_per_s": assessment.statistics.as_dict(),
         "excluded_voxels": segmentation.excluded_voxels,
+        "components_total": len(segmentation.components),
         "components_kept": len(kept),
+        # the curation table: every candidate component, kept or removed (see "kept")
         "components": [c.as_row() for c in segmentation.components],
         "classes_reference": "given" if assessment.reference else "self",
         "yellow_lower_um2_per_s": round(assessment.class_bounds.yellow_lower_um2_per_s, 4),
@@ -296,7 +345,7 @@ def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
             "voxels": cluster.voxels,
             "volume_ml": round(cluster.volume_ml, 4),
             "centroid_lps_mm": [round(v, 2) for v in cluster.centroid_lps_mm],
-            "fraction_of_red": round(cluster.fraction_of_red, 4),
+            "fraction_of_red": round(cluster.fraction_of_mask, 4),
         }
     )
     reference = assessment.reference
@@ -318,14 +367,47 @@ def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
     return payload
 
 
+def _settings(assessment: ExamAssessment) -> dict[str, Any]:
+    """The analysis settings, so a reader can reproduce or curate the result."""
+    options = assessment.options
+    return {
+        "adc_fit_b_values_s_per_mm2": list(assessment.fit.b_values_s_per_mm2),
+        "adc_fit_weighted": assessment.weighted,
+        "noise_floor": round(assessment.fit.noise_floor, 4),
+        "threshold_sd": options.threshold_sd,
+        "adc_window_um2_per_s": [options.adc_min_um2_per_s, options.adc_max_um2_per_s],
+        "min_component_ml": options.min_component_ml,
+        "keep_components": sorted(options.keep_components),
+        "remove_components": sorted(options.remove_components),
+    }
+
+
 def _percent_change(value: float, reference: float) -> float:
     return 100.0 * (value - reference) / reference
 
 
 def write_assessment(
-    assessment: ExamAssessment, directory: Path, *, figures: bool = True, title: str = ""
+    assessment: ExamAssessment,
+    directory: Path,
+    *,
+    figures: bool = True,
+    title: str = "",
+    reference_label: str = "",
 ) -> dict[str, Any]:
     """Write the contract outputs of ``dwi assess`` into ``directory``.
+
+    Parameters
+    ----------
+    assessment : ExamAssessment
+        The assessed exam.
+    directory : Path
+        An existing (staging) directory.
+    figures : bool
+        Also draw ``mip.png`` and ``histogram.png``.
+    title : str
+        First line of the figure titles, e.g. ``"Exam 2 (2025-04-16)"``.
+    reference_label : str
+        How the reference exam is named in the figures (e.g. ``"exam 1"``).
 
     Returns
     -------
@@ -377,13 +459,25 @@ def write_assessment(
         json.dump(summary, handle, indent=2, allow_nan=False)
         handle.write("\n")
     if figures:
-        from tumorboard.report.dwi_figures import histogram_figure, mip_figure
+        from tumorboard.report.dwi_figures import histogram_figure, mip_figure, summary_subtitle
 
-        mip_figure(assessment.computed_b, assessment.classes, directory / "mip.png", title=title)
+        bounds = assessment.class_bounds
+        heading = title or f"WB-DWI computed b{assessment.computed_b_s_per_mm2:g}"
+        mip_figure(
+            assessment.computed_b,
+            assessment.classes,
+            directory / "mip.png",
+            title=heading,
+            subtitle=summary_subtitle(summary, reference_label),
+            yellow_lower_um2_per_s=bounds.yellow_lower_um2_per_s,
+            green_lower_um2_per_s=bounds.green_lower_um2_per_s,
+        )
         histogram_figure(
-            {title or "exam": histogram},
+            {"this exam": histogram},
             directory / "histogram.png",
-            yellow_lower_um2_per_s=assessment.class_bounds.yellow_lower_um2_per_s,
+            yellow_lower_um2_per_s=bounds.yellow_lower_um2_per_s,
+            green_lower_um2_per_s=bounds.green_lower_um2_per_s,
+            title=f"{heading}: tumour ADC histogram",
         )
     return summary
 

@@ -134,5 +134,6 @@ def write_comparison(exams: Sequence[AssessedExam], directory: Path) -> list[dic
         {exam.label: exam.histogram for exam in exams},
         directory / "histograms.png",
         yellow_lower_um2_per_s=float(exams[0].summary["adc_um2_per_s"]["p95"]),
+        title=f"Tumour ADC histograms (classes shaded against {exams[0].label})",
     )
     return rows

@@ -74,8 +74,14 @@ def write_assessment_outputs(
     info: PatientInfo,
     criteria: Sequence[Criteria],
     disclosure: Disclosure | None = None,
+    *,
+    guide: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write response.csv, crf.json, crf.html, crf.pdf and sdtm/ into ``folder``.
+
+    ``guide`` is the reading guide's result (``GuideResult.as_dict()``); when
+    given, it joins the form: ``crf.json`` gains a ``guide`` key and the HTML
+    and PDF a reading-guide section after the patients.
 
     ``folder`` should be a staging directory from
     :func:`tumorboard.outputs.output_directory` so that nothing is half-written.
@@ -90,7 +96,13 @@ def write_assessment_outputs(
     document = crf_document(
         cases, info, criteria, disclosure, with_figures=len(cases) <= MAX_FIGURE_PATIENTS
     )
-    html = render_crf_html(document)
+    if guide is not None:
+        from tumorboard.report.guide_html import render_guide_fragment
+
+        document["guide"] = guide
+        html = render_crf_html(document, extra_html=render_guide_fragment(guide))
+    else:
+        html = render_crf_html(document)
     with open(folder / "response.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=(*RESPONSE_COLUMNS, "study_day"))
         writer.writeheader()

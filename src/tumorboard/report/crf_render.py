@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from tumorboard.errors import InputError
 
@@ -27,11 +28,17 @@ def _environment() -> Environment:
     )
 
 
-def render_crf_html(document: dict[str, Any], *, fragment: bool = False) -> str:
-    """Render the CRF document as a printable HTML page (or a fragment without ``<html>``)."""
+def render_crf_html(
+    document: dict[str, Any], *, fragment: bool = False, extra_html: str = ""
+) -> str:
+    """Render the CRF document as a printable HTML page (or a fragment without ``<html>``).
+
+    ``extra_html`` is an already escaped fragment (e.g. the reading guide)
+    placed after the patients.
+    """
     environment = _environment()
     name = "crf_body.html.j2" if fragment else "crf.html.j2"
-    return environment.get_template(name).render(doc=document)
+    return environment.get_template(name).render(doc=document, extra_html=Markup(extra_html))
 
 
 def write_crf_pdf(html: str, path: str | os.PathLike[str]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib
 
@@ -82,14 +83,76 @@ def coronal_mip(
     return np.asarray(mip, dtype=np.float32), ray_class, (0.0, width_mm, 0.0, height_mm)
 
 
+def summary_subtitle(summary: Mapping[str, Any], reference_label: str = "") -> str:
+    """Second title line of the figures, from a ``summary.json`` payload.
+
+    For example ``"TDV 290.0 ml (-24.5 %) · median ADC 886 µm²/s · classes vs exam 1"``.
+    """
+    text = f"TDV {summary['total_diffusion_volume_ml']:.1f} ml"
+    if "tdv_change_pct" in summary:
+        text += f" ({summary['tdv_change_pct']:+.1f} %)"
+    text += f" \u00b7 median ADC {summary['adc_um2_per_s']['median']:.0f} \u00b5m\u00b2/s"
+    if summary.get("classes_reference") == "self":
+        return text + " \u00b7 classes vs this exam's p95"
+    return text + f" \u00b7 classes vs {reference_label or 'reference exam'}"
+
+
+def class_legend_labels(
+    yellow_lower_um2_per_s: float | None,
+    green_lower_um2_per_s: float = GREEN_LOWER_UM2_PER_S,
+) -> dict[ResponseClass, str]:
+    """Legend text of each class with its ADC range in um^2/s."""
+    green = f"green: ADC \u2265 {green_lower_um2_per_s:.0f}"
+    if yellow_lower_um2_per_s is None:
+        return {
+            ResponseClass.RED: "red",
+            ResponseClass.YELLOW: "yellow",
+            ResponseClass.GREEN: green,
+        }
+    if yellow_lower_um2_per_s >= green_lower_um2_per_s:
+        yellow = "yellow: none (reference p95 \u2265 green bound)"
+        red_upper = green_lower_um2_per_s
+    else:
+        yellow = f"yellow: {yellow_lower_um2_per_s:.0f}\u2013{green_lower_um2_per_s:.0f}"
+        red_upper = yellow_lower_um2_per_s
+    return {
+        ResponseClass.RED: f"red: ADC < {red_upper:.0f}",
+        ResponseClass.YELLOW: yellow,
+        ResponseClass.GREEN: green,
+    }
+
+
 def mip_figure(
-    image: Volume, classes: Volume | None, path: str | os.PathLike[str], title: str = ""
+    image: Volume,
+    classes: Volume | None,
+    path: str | os.PathLike[str],
+    title: str = "",
+    *,
+    subtitle: str = "",
+    yellow_lower_um2_per_s: float | None = None,
+    green_lower_um2_per_s: float = GREEN_LOWER_UM2_PER_S,
 ) -> None:
-    """Save the coronal inverted-grey MIP with the class overlay as PNG."""
+    """Save the coronal inverted-grey MIP with the class overlay as PNG.
+
+    Parameters
+    ----------
+    image : Volume
+        The computed high-b image.
+    classes : Volume or None
+        :class:`ResponseClass` map on the same grid (no overlay when None).
+    path : path-like
+        PNG file to write.
+    title : str
+        First title line, e.g. ``"Exam 2 (2025-04-16)"``.
+    subtitle : str
+        Second title line, e.g. the tumour volume and the reference exam.
+    yellow_lower_um2_per_s, green_lower_um2_per_s : float
+        Class bounds, shown in the legend (ADC in um^2/s).
+    """
     mip, ray_class, extent = coronal_mip(image, classes)
     window = float(np.percentile(mip, 99.5)) or 1.0
-    height = 7.0
-    width = max(2.5, height * (extent[1] / extent[3]) + 1.0)
+    height = 7.5
+    width = max(3.5, height * (extent[1] / extent[3]) + 1.2)
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     ax.imshow(
         mip,
@@ -105,19 +168,38 @@ def mip_figure(
         for value, colour in CLASS_COLOURS.items():
             overlay[ray_class == value] = (*colour, _OVERLAY_ALPHA)
         ax.imshow(overlay, origin="lower", extent=extent, interpolation="nearest")
+        labels = class_legend_labels(yellow_lower_um2_per_s, green_lower_um2_per_s)
         ax.legend(
-            handles=[Patch(color=CLASS_COLOURS[v], label=v.name.lower()) for v in CLASS_COLOURS],
-            loc="lower right",
+            handles=[Patch(color=CLASS_COLOURS[v], label=labels[v]) for v in CLASS_COLOURS],
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
             fontsize=7,
-            framealpha=0.8,
+            framealpha=0.9,
+            title="ADC classes (\u00b5m\u00b2/s)",
+            title_fontsize=7,
         )
     ax.set_axis_off()
-    ax.text(0.01, 0.99, "R", transform=ax.transAxes, va="top", fontsize=9)
-    ax.text(0.99, 0.99, "L", transform=ax.transAxes, va="top", ha="right", fontsize=9)
-    if title:
-        ax.set_title(title, fontsize=9)
+    for x, ha, letter in ((0.01, "left", "R"), (0.99, "right", "L")):
+        ax.text(
+            x,
+            0.99,
+            letter,
+            transform=ax.transAxes,
+            va="top",
+            ha=ha,
+            fontsize=11,
+            fontweight="bold",
+            color="tab:blue",
+        )
+    ax.text(
+        0.01, 0.01, "coronal MIP, inverted grey", transform=ax.transAxes, fontsize=6, color="0.35"
+    )
+    lines = [line for line in (title, subtitle) if line]
+    if lines:
+        ax.set_title("\n".join(lines), fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    # the legend sits below the picture so it never hides the thighs
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -126,20 +208,78 @@ def histogram_figure(
     path: str | os.PathLike[str],
     yellow_lower_um2_per_s: float | None = None,
     max_um2_per_s: float = 3000.0,
+    *,
+    title: str = "",
+    green_lower_um2_per_s: float = GREEN_LOWER_UM2_PER_S,
 ) -> None:
-    """Save relative-frequency ADC histograms (one line per exam) as PNG."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=110)
+    """Save relative-frequency ADC histograms (one line per exam) as PNG.
+
+    The class ranges are shaded behind the curves (red below the reference
+    p95, yellow up to the green bound, green above) and named in the legend.
+
+    Parameters
+    ----------
+    histograms : mapping of str to AdcHistogram
+        Label (exam) to histogram, drawn in this order.
+    path : path-like
+        PNG file to write.
+    yellow_lower_um2_per_s : float, optional
+        The reference exam's p95 ADC (yellow lower bound), um^2/s.
+    max_um2_per_s : float
+        Right end of the ADC axis (raised to show the data when larger).
+    title : str
+        Figure title.
+    green_lower_um2_per_s : float
+        Green lower bound, um^2/s.
+    """
+    upper = max(
+        [max_um2_per_s]
+        + [
+            float(h.upper_um2_per_s[h.counts > 0].max())
+            for h in histograms.values()
+            if h.counts.any()
+        ]
+    )
+    fig, ax = plt.subplots(figsize=(6.8, 3.8), dpi=110)
+    labels = class_legend_labels(yellow_lower_um2_per_s, green_lower_um2_per_s)
+    red_upper = green_lower_um2_per_s
+    if yellow_lower_um2_per_s is not None:
+        red_upper = min(yellow_lower_um2_per_s, green_lower_um2_per_s)
+        ax.axvspan(
+            0,
+            red_upper,
+            color=CLASS_COLOURS[ResponseClass.RED],
+            alpha=0.07,
+            lw=0,
+            label=labels[ResponseClass.RED],
+        )
+        if red_upper < green_lower_um2_per_s:
+            ax.axvspan(
+                red_upper,
+                green_lower_um2_per_s,
+                color=CLASS_COLOURS[ResponseClass.YELLOW],
+                alpha=0.12,
+                lw=0,
+                label=labels[ResponseClass.YELLOW],
+            )
+    ax.axvspan(
+        green_lower_um2_per_s,
+        upper,
+        color=CLASS_COLOURS[ResponseClass.GREEN],
+        alpha=0.08,
+        lw=0,
+        label=labels[ResponseClass.GREEN],
+    )
     for label, histogram in histograms.items():
         centres = (histogram.lower_um2_per_s + histogram.upper_um2_per_s) / 2
-        ax.step(centres, 100 * histogram.relative_frequency, where="mid", label=label, lw=1.2)
-    ax.axvline(GREEN_LOWER_UM2_PER_S, color=CLASS_COLOURS[ResponseClass.GREEN], ls="--", lw=1)
-    if yellow_lower_um2_per_s is not None:
-        ax.axvline(yellow_lower_um2_per_s, color=CLASS_COLOURS[ResponseClass.YELLOW], ls="--", lw=1)
-    ax.set_xlim(0, max_um2_per_s)
-    ax.set_xlabel("ADC (µm²/s), 50 µm²/s bins")
-    ax.set_ylabel("relative frequency (%)")
-    if len(histograms) > 1 or next(iter(histograms), ""):
-        ax.legend(fontsize=7)
+        ax.step(centres, 100 * histogram.relative_frequency, where="mid", label=label, lw=1.3)
+    ax.set_xlim(0, upper)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("ADC (\u00b5m\u00b2/s), 50 \u00b5m\u00b2/s bins")
+    ax.set_ylabel("tumour voxels (%)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

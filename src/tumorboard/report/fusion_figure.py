@@ -103,11 +103,19 @@ def fused_figure(
     for ax, name, (mri_plane, extent), (pet_plane, _) in zip(
         axes, names, _planes(mri, index), _planes(pet_on_mri, index), strict=True
     ):
-        ax.imshow(mri_plane, cmap="gray", vmin=0.0, vmax=mri_high, extent=extent,
-                  interpolation="nearest")
+        ax.imshow(
+            mri_plane, cmap="gray", vmin=0.0, vmax=mri_high, extent=extent, interpolation="nearest"
+        )
         overlay = np.ma.masked_less(pet_plane, OVERLAY_THRESHOLD_FRACTION * pet_max)
-        image = ax.imshow(overlay, cmap="hot", vmin=0.0, vmax=max(pet_max, 1e-6),
-                          alpha=0.6, extent=extent, interpolation="bilinear")
+        image = ax.imshow(
+            overlay,
+            cmap="hot",
+            vmin=0.0,
+            vmax=max(pet_max, 1e-6),
+            alpha=0.6,
+            extent=extent,
+            interpolation="bilinear",
+        )
         ax.set_title(name)
         ax.set_axis_off()
     centre = mri.index_to_lps(np.asarray(index, dtype=float))

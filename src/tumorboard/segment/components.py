@@ -65,7 +65,20 @@ class Component:
 
 
 def label_components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
-    """Label the 26-connected components of ``mask``; returns ``(labels, count)``."""
+    """Label the 26-connected components of ``mask``.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (nz, ny, nx)
+        Voxels to group.
+
+    Returns
+    -------
+    labels : ndarray of int32, same shape
+        Component ids 1..count in raster order (0 = background).
+    count : int
+        Number of components.
+    """
     labels, count = ndimage.label(mask, structure=FULL_CONNECTIVITY)
     return labels.astype(np.int32, copy=False), int(count)
 
@@ -119,3 +132,51 @@ def measure_components(
         )
         for i in range(count)
     ]
+
+
+@dataclass(frozen=True)
+class LargestComponent:
+    """The largest connected component of a mask.
+
+    Attributes
+    ----------
+    voxels : int
+        Its number of voxels.
+    volume_ml : float
+        Its volume in millilitres.
+    centroid_lps_mm : tuple of float
+        Its centroid ``(x, y, z)`` in LPS millimetres.
+    fraction_of_mask : float
+        Its share of all the mask's voxels (0..1).
+    """
+
+    voxels: int
+    volume_ml: float
+    centroid_lps_mm: tuple[float, float, float]
+    fraction_of_mask: float
+
+
+def largest_component(mask: NDArray[np.bool_], grid: Volume) -> LargestComponent | None:
+    """The largest 26-connected component of ``mask``, or ``None`` when it is empty.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (nz, ny, nx)
+        E.g. the red (non-responding) voxels of a class map.
+    grid : Volume
+        Any volume on the same grid (for voxel volume and LPS placement).
+    """
+    total = int(np.count_nonzero(mask))
+    if total == 0:
+        return None
+    labels, count = label_components(mask)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    sizes[0] = 0
+    biggest = int(np.argmax(sizes))
+    x, y, z = grid.index_to_lps(np.argwhere(labels == biggest).mean(axis=0))
+    return LargestComponent(
+        voxels=int(sizes[biggest]),
+        volume_ml=float(sizes[biggest] * grid.voxel_volume_ml),
+        centroid_lps_mm=(float(x), float(y), float(z)),
+        fraction_of_mask=float(sizes[biggest] / total),
+    )

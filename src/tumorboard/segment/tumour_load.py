@@ -63,11 +63,16 @@ class SegmentationOptions:
             raise InputError(
                 f"a noise-relative threshold must be a positive multiple, got {self.threshold_sd!r}"
             )
-        if self.min_component_ml < 0:
+        if not np.isfinite(self.min_component_ml) or self.min_component_ml < 0:
             raise InputError(
-                f"minimum component volume must be >= 0 ml, got {self.min_component_ml}"
+                f"--min-volume-ml must be a finite number >= 0 ml, got {self.min_component_ml}"
             )
         low, high = self.adc_min_um2_per_s, self.adc_max_um2_per_s
+        for bound in (low, high):
+            if bound is not None and not np.isfinite(bound):
+                raise InputError(
+                    f"--adc-window bounds must be finite numbers (um^2/s), got {low}..{high}"
+                )
         if low is not None and high is not None and low >= high:
             raise InputError(f"ADC window must have min < max, got {low:g}..{high:g}")
         overlap = self.keep_components & self.remove_components
