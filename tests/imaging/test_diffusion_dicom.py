@@ -362,3 +362,25 @@ def test_enhanced_frames_without_positions_stay_whole(tmp_path):
     dataset.save_as(tmp_path / "x.dcm")
     with pytest.raises(DicomError, match="without per-frame plane positions"):
         read_diffusion_series(tmp_path)
+
+
+def test_exam_date_is_read_for_titles(tmp_path):
+    import numpy as np
+
+    from tumorboard.imaging.dicom_write import write_dicom_series
+    from tumorboard.imaging.diffusion_dicom import diffusion_b_value_elements, read_diffusion_series
+    from tumorboard.imaging.volume import Volume
+
+    volume = Volume(np.full((3, 4, 5), 100.0, np.float32), (5.0, 2.0, 2.0))
+    for number, b in enumerate((50.0, 900.0), start=1):
+        write_dicom_series(
+            volume,
+            tmp_path,
+            modality="MR",
+            series_description=f"b{b:g}",
+            series_number=number,
+            extra=diffusion_b_value_elements(b, "standard"),
+            file_prefix=f"b{b:g}_",
+            study={"study_date": "20250716", "study_instance_uid": "1.2.826.0.1.3680043.8.498.7"},
+        )
+    assert read_diffusion_series(tmp_path).study_date == "2025-07-16"

@@ -147,7 +147,7 @@ def run_assess(args: argparse.Namespace) -> int:
     _check_b_options(args)
     options = _segmentation_options(args)
     reference = ReferenceExam.from_summary_json(args.reference) if args.reference else None
-    images, names = _read_images(args)
+    images, names, exam_date = _read_images(args)
     b_values = check_b_images(images, names)
     grid = images[b_values[0]]
     exclusion = _read_exclusion(args, grid, names[b_values[0]])
@@ -163,7 +163,8 @@ def run_assess(args: argparse.Namespace) -> int:
     )
     with output_directory(args.out, args.force) as staging:
         # figures name no path: folder names can hold patient identifiers
-        summary = write_assessment(assessment, staging)
+        title = f"WB-DWI exam of {exam_date}" if exam_date else ""
+        summary = write_assessment(assessment, staging, title=title)
     print(
         f"total diffusion volume {summary['total_diffusion_volume_ml']:.1f} ml, "
         f"median ADC {summary['adc_um2_per_s']['median']:.0f} um2/s -> {args.out}"
@@ -231,15 +232,16 @@ def _parse_ids(text: str | None, name: str) -> list[int]:
     return [int(v) for v in values]
 
 
-def _read_images(args: argparse.Namespace) -> tuple[dict[float, Volume], dict[float, str]]:
-    """Read the b-value images; return them and their names for messages."""
+def _read_images(
+    args: argparse.Namespace,
+) -> tuple[dict[float, Volume], dict[float, str], str | None]:
+    """Read the b-value images; return them, their names for messages and the exam date."""
     if args.dicom is not None:
         from tumorboard.imaging.diffusion_dicom import read_diffusion_series
 
         series = read_diffusion_series(args.dicom)
-        return dict(series.images), {
-            b: f"b{b:g} image of DICOM folder {args.dicom}" for b in series.images
-        }
+        dicom_names = {b: f"b{b:g} image of DICOM folder {args.dicom}" for b in series.images}
+        return dict(series.images), dicom_names, series.study_date
     images: dict[float, Volume] = {}
     names: dict[float, str] = {}
     for item in args.image:
@@ -259,7 +261,7 @@ def _read_images(args: argparse.Namespace) -> tuple[dict[float, Volume], dict[fl
         if images[b_value].array.ndim != 3:
             shape = images[b_value].array.shape
             raise InputError(f"{names[b_value]}: expected a 3-D image, got shape {shape}")
-    return images, names
+    return images, names, None
 
 
 def _read_exclusion(

@@ -38,6 +38,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from tumorboard.errors import DicomError, GeometryError, InputError
+from tumorboard.imaging.dicom_raw import element_text
 from tumorboard.imaging.dicom_scan import (
     DicomSeries,
     DicomSlice,
@@ -83,11 +84,15 @@ class DiffusionSeries:
         The b-values, ascending.
     stations : int
         Number of stations (series) stitched per b-value.
+    study_date : str, optional
+        Exam date ``YYYY-MM-DD`` (StudyDate, else AcquisitionDate) for figure
+        titles; never a patient attribute.
     """
 
     images: dict[float, Volume]
     b_values_s_per_mm2: tuple[float, ...]
     stations: int
+    study_date: str | None = None
 
     def __post_init__(self) -> None:
         if not self.images:
@@ -439,7 +444,22 @@ def read_diffusion_series(
             )
         except GeometryError:
             raise
-    return DiffusionSeries(images=images, b_values_s_per_mm2=b_values, stations=counts[b_values[0]])
+    return DiffusionSeries(
+        images=images,
+        b_values_s_per_mm2=b_values,
+        stations=counts[b_values[0]],
+        study_date=_exam_date(diffusion[0][0]),
+    )
+
+
+def _exam_date(series: DicomSeries) -> str | None:
+    """StudyDate (else AcquisitionDate) of a series as ``YYYY-MM-DD``, if valid."""
+    header = series.slices[0].header
+    for tag in (0x00080020, 0x00080022):
+        text = element_text(header, tag)
+        if text and len(text) == 8 and text.isdigit():
+            return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return None
 
 
 def _b_key(b_value: float, existing: Mapping[float, Any] | Sequence[float]) -> float:
