@@ -331,3 +331,83 @@ def test_bad_facts_write_nothing(
     assert main(["assess", str(table), "--facts", str(facts), "--out", str(out)]) == 1
     assert "ki67_pct" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _dwi_summary(folder: Path, volume_ml: float, median: float) -> Path:
+    folder.mkdir(parents=True)
+    adc = {
+        "mean": median + 10,
+        "median": median,
+        "sd": 150.0,
+        "p05": 400.0,
+        "p10": 450.0,
+        "p25": 550.0,
+        "p75": 850.0,
+        "p90": 950.0,
+        "p95": 1000.0,
+        "skewness": 0.5,
+        "kurtosis": 0.3,
+    }
+    (folder / "summary.json").write_text(
+        json.dumps({"total_diffusion_volume_ml": volume_ml, "adc_um2_per_s": adc})
+    )
+    (folder / "histogram.csv").write_text(
+        "bin_lower_um2_per_s,bin_upper_um2_per_s,voxels,relative_frequency\n"
+        "650,700,10,0.5\n700,750,10,0.5\n"
+    )
+    return folder
+
+
+def test_wbdwi_exams_join_the_form(table: Path, tmp_path: Path) -> None:
+    first = _dwi_summary(tmp_path / "e1", 384.0, 700.0)
+    second = _dwi_summary(tmp_path / "e2", 290.0, 880.0)
+    out = tmp_path / "crf"
+    code = main(
+        [
+            "assess",
+            str(table),
+            "--dwi-exam",
+            f"2025-01-15={first}",
+            "--dwi-exam",
+            f"2025-04-16={second}",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = json.loads((out / "crf.json").read_text())["wbdwi"]
+    assert [row["exam"] for row in rows] == ["2025-01-15", "2025-04-16"]
+    assert rows[1]["tdv_change_vs_first_pct"] == pytest.approx(100 * (290 - 384) / 384, abs=0.01)
+    html = (out / "crf.html").read_text()
+    assert "Whole-body diffusion MRI tumour load" in html and "384.0" in html
+    deid = tmp_path / "deid"
+    assert (
+        main(
+            [
+                "assess",
+                str(table),
+                "--deidentify",
+                "--dwi-exam",
+                f"2025-01-15={first}",
+                "--dwi-exam",
+                f"2025-04-16={second}",
+                "--out",
+                str(deid),
+            ]
+        )
+        == 0
+    )
+    text = (deid / "crf.json").read_text() + (deid / "crf.html").read_text()
+    assert "2025-01-15" not in text and "exam 2" in text
+
+
+def test_bad_dwi_exam_writes_nothing(
+    table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "crf"
+    assert (
+        main(["assess", str(table), "--dwi-exam", f"x={tmp_path / 'missing'}", "--out", str(out)])
+        == 1
+    )
+    assert "summary.json not found" in capsys.readouterr().err
+    assert not out.exists()

@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
         "the guide's advice joins the case-report form",
     )
     parser.add_argument(
+        "--dwi-exam",
+        action="append",
+        metavar="LABEL=DIR",
+        help="a 'tumorboard dwi assess' output to show on the form (repeat, in time order)",
+    )
+    parser.add_argument(
         "--deidentify",
         action="store_true",
         help="pseudonymise patient ids (salted SHA-256) and replace dates "
@@ -121,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         from tumorboard.guide import load_facts_json, run_guide
 
         guide = run_guide(load_facts_json(args.facts)).as_dict()
+    wbdwi_rows = _read_dwi_exams(args.dwi_exam) if args.dwi_exam else None
     cohort = read_measurements_csv(args.measurements)
     if args.criteria:
         try:
@@ -141,5 +148,32 @@ def run(args: argparse.Namespace) -> int:
     cases = [PatientCase(series, assess_patient(series, criteria, options)) for series in cohort]
     disclosure = Disclosure(deidentify=args.deidentify, salt=args.salt)
     with output_directory(args.out, args.force) as staging:
-        write_assessment_outputs(staging, cases, info, criteria, disclosure, guide=guide)
+        write_assessment_outputs(
+            staging, cases, info, criteria, disclosure, guide=guide, wbdwi_rows=wbdwi_rows
+        )
     return 0
+
+
+def _read_dwi_exams(items: list[str]) -> list[dict[str, object]]:
+    """Rows of the WB-DWI exams given as ``--dwi-exam LABEL=DIR``."""
+    from tumorboard.pipeline.dwi_compare import comparison_rows, read_assessed_exam
+
+    exams = []
+    for item in items:
+        label, sep, directory = item.partition("=")
+        if not sep or not label or not directory:
+            raise InputError(f"--dwi-exam {item!r}: expected LABEL=DIR")
+        exams.append(read_assessed_exam(label, Path(directory)))
+    if len(exams) == 1:
+        summary = exams[0].summary
+        return [
+            {
+                "exam": exams[0].label,
+                "total_diffusion_volume_ml": summary["total_diffusion_volume_ml"],
+                "adc_mean_um2_per_s": summary["adc_um2_per_s"]["mean"],
+                "adc_median_um2_per_s": summary["adc_um2_per_s"]["median"],
+                "adc_p95_um2_per_s": summary["adc_um2_per_s"]["p95"],
+                "adc_kurtosis": summary["adc_um2_per_s"]["kurtosis"],
+            }
+        ]
+    return comparison_rows(exams)

@@ -23,6 +23,7 @@ from tumorboard.lesions.diameters import measure_lesion_intensity, measure_lesio
 from tumorboard.phantoms import reference_measurements as reference
 from tumorboard.phantoms.reference_facts import REFERENCE_NET_FACTS
 from tumorboard.pipeline.demo_section import DemoContext, DemoSection
+from tumorboard.pipeline.dwi_compare import comparison_rows, read_assessed_exam
 from tumorboard.report.crf import (
     PatientCase,
     render_crf_html,
@@ -91,7 +92,9 @@ def run_section(context: DemoContext) -> DemoSection:
     assessments = assess_patient(series, criteria)
     case = PatientCase(series, assessments)
     guide = run_guide(parse_facts(REFERENCE_NET_FACTS, source="reference facts")).as_dict()
-    document = write_assessment_outputs(out, [case], info, criteria, guide=guide)
+    document = write_assessment_outputs(
+        out, [case], info, criteria, guide=guide, wbdwi_rows=_wbdwi_rows(context)
+    )
 
     checks: dict[str, bool] = {}
     by_criteria = {a.criteria.value: a for a in assessments}
@@ -142,3 +145,13 @@ def run_section(context: DemoContext) -> DemoSection:
     return DemoSection(
         slug=SLUG, title="Response criteria and case-report form", html=fragment, checks=checks
     )
+
+
+def _wbdwi_rows(context: DemoContext) -> list[dict[str, object]] | None:
+    """The WB-DWI exams the demo assessed before this section, for the form."""
+    exams = []
+    for exam in range(1, 7):
+        folder = context.out_dir / "dwi" / f"exam{exam}"
+        if (folder / "summary.json").is_file():
+            exams.append(read_assessed_exam(f"WB-DWI exam {exam}", folder))
+    return comparison_rows(exams) if len(exams) >= 2 else None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from tumorboard.report.crf_model import (
 )
 from tumorboard.report.crf_render import render_crf_html, write_crf_pdf
 from tumorboard.report.sdtm import sdtm_tables, write_sdtm
+from tumorboard.report.wbdwi_table import deidentified_rows, render_wbdwi_fragment
 
 __all__ = [
     "CRF_PATIENT_KEYS",
@@ -76,12 +77,15 @@ def write_assessment_outputs(
     disclosure: Disclosure | None = None,
     *,
     guide: dict[str, Any] | None = None,
+    wbdwi_rows: Sequence[Mapping[str, object]] | None = None,
 ) -> dict[str, Any]:
     """Write response.csv, crf.json, crf.html, crf.pdf and sdtm/ into ``folder``.
 
-    ``guide`` is the reading guide's result (``GuideResult.as_dict()``); when
-    given, it joins the form: ``crf.json`` gains a ``guide`` key and the HTML
-    and PDF a reading-guide section after the patients.
+    ``guide`` is the reading guide's result (``GuideResult.as_dict()``) and
+    ``wbdwi_rows`` the whole-body DWI exams (rows of
+    :func:`tumorboard.pipeline.dwi_compare.comparison_rows`); each given one
+    joins the form: ``crf.json`` gains a ``guide`` / ``wbdwi`` key and the HTML
+    and PDF a section after the patients.
 
     ``folder`` should be a staging directory from
     :func:`tumorboard.outputs.output_directory` so that nothing is half-written.
@@ -96,13 +100,17 @@ def write_assessment_outputs(
     document = crf_document(
         cases, info, criteria, disclosure, with_figures=len(cases) <= MAX_FIGURE_PATIENTS
     )
+    sections: list[tuple[str, str]] = []
+    if wbdwi_rows is not None:
+        rows = deidentified_rows(wbdwi_rows) if disclosure.deidentify else list(wbdwi_rows)
+        document["wbdwi"] = rows
+        sections.append(("Whole-body diffusion MRI tumour load", render_wbdwi_fragment(rows)))
     if guide is not None:
         from tumorboard.report.guide_html import render_guide_fragment
 
         document["guide"] = guide
-        html = render_crf_html(document, extra_html=render_guide_fragment(guide))
-    else:
-        html = render_crf_html(document)
+        sections.append(("Reading guide", render_guide_fragment(guide)))
+    html = render_crf_html(document, extra_sections=sections)
     with open(folder / "response.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=(*RESPONSE_COLUMNS, "study_day"))
         writer.writeheader()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,21 @@ def _environment() -> Environment:
 
 
 def render_crf_html(
-    document: dict[str, Any], *, fragment: bool = False, extra_html: str = ""
+    document: dict[str, Any],
+    *,
+    fragment: bool = False,
+    extra_sections: Sequence[tuple[str, str]] = (),
 ) -> str:
     """Render the CRF document as a printable HTML page (or a fragment without ``<html>``).
 
-    ``extra_html`` is an already escaped fragment (e.g. the reading guide)
-    placed after the patients.
+    ``extra_sections`` are ``(title, html)`` pairs of already escaped
+    fragments (e.g. the WB-DWI table, the reading guide) placed after the
+    patients.
     """
     environment = _environment()
     name = "crf_body.html.j2" if fragment else "crf.html.j2"
-    return environment.get_template(name).render(doc=document, extra_html=Markup(extra_html))
+    sections = [(title, Markup(body)) for title, body in extra_sections]
+    return environment.get_template(name).render(doc=document, extra_sections=sections)
 
 
 def write_crf_pdf(html: str, path: str | os.PathLike[str]) -> int:
