@@ -14,7 +14,13 @@ from tumorboard.dce.fit import simulate
 from tumorboard.imaging.dicom_dynamic import write_dicom_dynamic
 from tumorboard.imaging.nifti import read_nifti, write_nifti
 from tumorboard.imaging.volume import Volume
-from tumorboard.phantoms.liver_dce import liver_dce_case
+from tumorboard.phantoms.liver_dce import (
+    LESIONS,
+    Visit,
+    frame_times_s,
+    liver_dce_case,
+    write_visit,
+)
 
 T = np.arange(0, 240, 4.0)
 CP = parker_aif(T, 10.0) / 0.55
@@ -315,17 +321,28 @@ def liver_case():
     return liver_dce_case("baseline")
 
 
+#: Two slices of the phantom through all four lesions keep the map tests fast.
+CROP_SLICES = (13, 15)
+
+
 def _crop(volume: Volume) -> Volume:
-    """One slice of the phantom keeps the map tests fast."""
-    array = volume.array[..., :1, :, :]
+    """The slices :data:`CROP_SLICES` of the phantom, placed where they were."""
+    start, stop = CROP_SLICES
+    array = volume.array[..., start:stop, :, :]
+    origin = volume.index_to_lps(np.array([start, 0, 0], dtype=float))
     return Volume(
         array,
         volume.spacing_mm,
-        volume.origin_mm,
+        (float(origin[0]), float(origin[1]), float(origin[2])),
         volume.direction,
         volume.unit,
         volume.times_s if array.ndim == 4 else None,
     )
+
+
+def _times_option(case) -> list[str]:
+    """The phantom samples the first pass every 4 s, then every 25 s: NIfTI needs the times."""
+    return ["--times-s", ",".join(f"{t:g}" for t in case.dynamic.times_s)]
 
 
 @pytest.fixture
@@ -365,6 +382,7 @@ def test_map_nifti_dual_input_writes_maps_and_lesion_table(liver_case, liver_fil
             str(liver_files["liver"]),
             "--lesions",
             str(liver_files["lesions"]),
+            *_times_option(liver_case),
             "--out",
             str(out),
         ]
@@ -388,7 +406,7 @@ def test_map_nifti_dual_input_writes_maps_and_lesion_table(liver_case, liver_fil
     fraction = read_nifti(out / "arterial_fraction.nii.gz")
     assert fraction.same_geometry(_crop(liver_case.liver))
     rows = _read_csv(out / "lesions.csv")
-    assert [int(r["lesion"]) for r in rows] == [1, 2, 3]
+    assert [int(r["lesion"]) for r in rows] == [1, 2, 3, 4]
     for row, truth in zip(rows, liver_case.truth, strict=True):
         assert float(row["arterial_fraction_median"]) == pytest.approx(
             truth.baseline["arterial_fraction"], abs=0.1
@@ -417,9 +435,10 @@ def test_map_dicom_dynamic_with_population_aif(liver_case, tmp_path):
     )
     assert rc == 0
     ktrans = read_nifti(out / "ktrans_per_min.nii.gz")
-    assert ktrans.spatial_shape == (1, 48, 48)
+    shape = _crop(liver_case.dynamic).spatial_shape
+    assert ktrans.spatial_shape == shape
     rows = _read_csv(out / "lesions.csv")
-    assert len(rows) == 1 and int(rows[0]["n_voxels"]) == 48 * 48
+    assert len(rows) == 1 and int(rows[0]["n_voxels"]) == int(np.prod(shape))
 
 
 def test_map_concentration_input(tmp_path):
@@ -501,7 +520,7 @@ def test_map_missing_flip_angle_or_tr(liver_case, liver_files, tmp_path, capsys)
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--times-s", ",".join(["0"] * 60)], "strictly increasing"),
+        (["--times-s", ",".join(["0"] * frame_times_s().size)], "strictly increasing"),
         (["--times-s", "0,1,2"], "--times-s has 3 values"),
         (["--model", "toft"], "unknown model"),
         (["--aif", "aif_missing.csv"], "file not found"),
@@ -952,3 +971,120 @@ def test_map_short_series_skips_iaugc60_and_says_so(tmp_path, capsys):
     )
     assert "IAUGC60 not computed" in capsys.readouterr().out
     assert not (out / "iaugc60_mM_s.nii.gz").exists() and (out / "lesions.csv").exists()
+
+
+# ------------------------------------------------- dce map on the written reference phantom
+@pytest.fixture(scope="module")
+def written_visit(tmp_path_factory):
+    """The baseline visit as the reference patient stores it (DICOM dynamic, VFA, masks)."""
+    folder = tmp_path_factory.mktemp("dce") / Visit.BASELINE.folder
+    write_visit(liver_dce_case(Visit.BASELINE), folder)
+    return folder
+
+
+def _truth(folder: Path) -> dict:
+    import json
+
+    return json.loads((folder / "truth.json").read_text())
+
+
+def test_map_phantom_dicom_dual_input_with_vfa_recovers_the_truth(written_visit, tmp_path, capsys):
+    folder = written_visit
+    truth = _truth(folder)
+    acquisition = truth["acquisition"]
+    out = tmp_path / "maps"
+    rc = main(
+        [
+            "dce",
+            "map",
+            "--dynamic",
+            str(folder / "dicom"),
+            "--vfa",
+            str(folder / "vfa.nii.gz"),
+            "--vfa-flip-deg",
+            ",".join(f"{a:g}" for a in acquisition["vfa_flip_deg"]),
+            "--vfa-tr-ms",
+            f"{acquisition['vfa_tr_ms']:g}",
+            "--aif",
+            str(folder / "aorta.nii.gz"),
+            "--portal",
+            str(folder / "portal_vein.nii.gz"),
+            "--hct",
+            f"{acquisition['hct']:g}",
+            "--model",
+            "dual-input",
+            "--mask",
+            str(folder / "liver.nii.gz"),
+            "--lesions",
+            str(folder / "lesions.nii.gz"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    assert "0 failed" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {
+        "fp_ml_per_100ml_per_min.nii.gz",
+        "arterial_fraction.nii.gz",
+        "distribution_volume.nii.gz",
+        "mean_transit_time_s.nii.gz",
+        "r2.nii.gz",
+        "failed.nii.gz",
+        "iaugc60_mM_s.nii.gz",
+        "lesions.csv",
+    }
+    liver = read_nifti(folder / "liver.nii.gz")
+    fraction = read_nifti(out / "arterial_fraction.nii.gz")
+    assert fraction.same_geometry(liver)
+    # the parenchyma is portal-dominant, the metastases arterial-dominant
+    parenchyma = (liver.array > 0) & (read_nifti(folder / "lesions.nii.gz").array == 0)
+    assert np.nanmedian(fraction.array[parenchyma]) == pytest.approx(
+        truth["liver"]["arterial_fraction"], abs=0.05
+    )
+    rows = _read_csv(out / "lesions.csv")
+    assert [int(r["lesion"]) for r in rows] == [lesion.label for lesion in LESIONS]
+    for row, lesion in zip(rows, truth["lesions"], strict=True):
+        expected = lesion["parameters"]
+        assert int(row["n_voxels"]) == lesion["n_voxels"]
+        assert float(row["fp_ml_per_100ml_per_min_median"]) == pytest.approx(
+            expected["fp_ml_per_100ml_per_min"], rel=0.10
+        )
+        assert float(row["arterial_fraction_median"]) == pytest.approx(
+            expected["arterial_fraction"], abs=0.05
+        )
+        assert float(row["distribution_volume_median"]) == pytest.approx(
+            expected["distribution_volume"], abs=0.05
+        )
+
+
+def test_map_phantom_dicom_extended_tofts_ktrans_matches_the_truth(written_visit, tmp_path):
+    folder = written_visit
+    truth = _truth(folder)
+    out = tmp_path / "maps"
+    rc = main(
+        [
+            "dce",
+            "map",
+            "--dynamic",
+            str(folder / "dicom"),
+            "--t1",
+            str(folder / "t1_ms.nii.gz"),
+            "--aif",
+            str(folder / "aorta.nii.gz"),
+            "--model",
+            "extended-tofts",
+            "--mask",
+            str(folder / "liver.nii.gz"),
+            "--lesions",
+            str(folder / "lesions.nii.gz"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    assert (out / "ktrans_per_min.nii.gz").is_file() and (out / "vp.nii.gz").is_file()
+    rows = _read_csv(out / "lesions.csv")
+    for row, lesion in zip(rows, truth["lesions"], strict=True):
+        assert float(row["ktrans_per_min_median"]) == pytest.approx(
+            lesion["parameters"]["ktrans_per_min"], rel=0.10
+        )

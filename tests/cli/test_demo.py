@@ -26,7 +26,7 @@ def test_demo_runs_and_passes_its_truth_checks(demo):
             (
                 root
                 / "cache"
-                / "reference-patient-v3"
+                / "reference-patient-v4"
                 / "wbdwi"
                 / f"exam{exam}"
                 / "truth"
@@ -41,9 +41,9 @@ def test_demo_runs_and_passes_its_truth_checks(demo):
 
 def test_demo_reuses_cache_and_replaces_its_own_output(demo, capsys):
     code, root = demo
-    before = (root / "cache" / "reference-patient-v3" / "manifest.json").stat().st_mtime_ns
+    before = (root / "cache" / "reference-patient-v4" / "manifest.json").stat().st_mtime_ns
     assert main(["demo", "--out", str(root / "out"), "--cache", str(root / "cache")]) == 0
-    after = (root / "cache" / "reference-patient-v3" / "manifest.json").stat().st_mtime_ns
+    after = (root / "cache" / "reference-patient-v4" / "manifest.json").stat().st_mtime_ns
     assert before == after
 
 

@@ -9,6 +9,9 @@ Layout of the patient folder (``PHANTOM_VERSION`` in ``manifest.json``)::
     wbdwi/exam1/truth/truth.json     volumes, ADC statistics, class volumes
     wbdwi/exam1/truth/lesion_labels.nii.gz
     ...
+    pet/...                          68Ga-DOTATATE and FDG PET timepoints (vendor header styles)
+    pituitary/...                    sellar MRI + 11C-methionine PET, known misalignment
+    dce/baseline, dce/followup       liver DCE before and two months after PRRT
 
 Everything is written through the project's own writers
 (:func:`~tumorboard.imaging.dicom_write.write_dicom_series`,
@@ -38,7 +41,7 @@ from tumorboard.phantoms import wbdwi_case
 from tumorboard.phantoms.torso import reference_anatomy
 
 #: Bump when the phantom's content changes, so caches are rebuilt.
-PHANTOM_VERSION = "3"
+PHANTOM_VERSION = "4"
 STATIONS = 4
 STATION_SLICES = 44
 STATION_OVERLAP_SLICES = 4
@@ -64,6 +67,7 @@ _PATIENT = {
 EXTRA_BUILDERS: tuple[tuple[str, str], ...] = (
     ("tumorboard.phantoms.pet_case", "write_into_reference_patient"),
     ("tumorboard.phantoms.pituitary_case", "write_into_reference_patient"),
+    ("tumorboard.phantoms.liver_dce", "write_into_reference_patient"),
 )
 
 
