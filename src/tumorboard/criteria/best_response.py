@@ -19,7 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tumorboard.criteria.options import AssessmentOptions
-from tumorboard.criteria.records import Response, TimepointAssessment
+from tumorboard.criteria.records import (
+    Criteria,
+    PatientAssessment,
+    PatientSeries,
+    Response,
+    TimepointAssessment,
+)
 
 _CANONICAL = {
     Response.CR: Response.CR,
@@ -156,3 +162,22 @@ def _fallback(
             if point[1] is wanted:
                 return point[2], point[0].timepoint
     return Response.NE, None
+
+
+def patient_assessment(
+    series: PatientSeries,
+    criteria: Criteria,
+    results: Sequence[TimepointAssessment],
+    options: AssessmentOptions,
+    notes: tuple[str, ...] = (),
+) -> PatientAssessment:
+    """Close a patient's assessment under one criteria: its timepoints and best response."""
+    best, when = best_overall_response(results, options)
+    return PatientAssessment(
+        patient_id=series.patient_id,
+        criteria=criteria,
+        timepoints=tuple(results),
+        best_response=best,
+        best_response_timepoint=when,
+        notes=notes,
+    )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tumorboard.criteria.best_response import best_overall_response
+from tumorboard.criteria.best_response import patient_assessment
 from tumorboard.criteria.decimal_math import ZERO, change_at_least, change_at_most, percent_change
 from tumorboard.criteria.new_baseline import NewLesionLedger
 from tumorboard.criteria.options import AssessmentOptions, ProgressionReference
@@ -40,7 +40,7 @@ from tumorboard.criteria.target_sums import (
     Metric,
     SeriesFacts,
     TargetSnapshot,
-    overall_response,
+    size_based_assessment,
 )
 
 SIZE_CHANGE_PCT = Decimal(10)
@@ -138,7 +138,6 @@ def assess_choi(
         notes = list(ledger.notes[index])
         non_target = facts.non_target(index)
         finding = ledger.finding(index)
-        new_disease = finding is NewLesionFinding.YES
         strict_new = ledger.finding(index, strict=True) is NewLesionFinding.YES
         nodule = any(m.intratumoral_nodule for m in timepoint.measurements)
         if nodule:
@@ -171,35 +170,23 @@ def assess_choi(
                 change_baseline = percent_change(total, baseline_sum)
                 change_nadir = percent_change(total, nadir)
                 nadir = min(nadir, total)
-        overall = overall_response(target, non_target, new_disease)
-        strict = overall_response(target, non_target, strict_new) if strict_new else overall
         results.append(
-            TimepointAssessment(
-                timepoint=timepoint.label,
-                date=timepoint.date,
-                criteria=Criteria.CHOI,
+            size_based_assessment(
+                timepoint,
+                Criteria.CHOI,
                 target_sum_mm=total,
                 change_from_baseline_pct=change_baseline,
                 change_from_nadir_pct=change_nadir,
-                target_response=target,
-                non_target_response=non_target,
-                new_lesions=finding,
-                overall_response=overall,
-                response_vs_baseline=overall_response(versus_baseline, non_target, new_disease),
-                response_vs_nadir=overall_response(versus_nadir, non_target, new_disease),
-                strict_response=strict,
-                mean_hu=density,
-                change_in_hu_pct=change_density,
+                target=target,
+                versus_baseline=versus_baseline,
+                versus_nadir=versus_nadir,
+                non_target=non_target,
+                finding=finding,
+                strict_new_disease=strict_new,
                 new_baseline_lesions=ledger.new_baseline_ids[index],
                 notes=tuple(notes),
+                mean_hu=density,
+                change_in_hu_pct=change_density,
             )
         )
-    best, when = best_overall_response(results, options)
-    return PatientAssessment(
-        patient_id=series.patient_id,
-        criteria=Criteria.CHOI,
-        timepoints=tuple(results),
-        best_response=best,
-        best_response_timepoint=when,
-        notes=tuple(series_notes),
-    )
+    return patient_assessment(series, Criteria.CHOI, results, options, tuple(series_notes))

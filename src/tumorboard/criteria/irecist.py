@@ -29,7 +29,7 @@ from tumorboard.criteria.baseline_rules import (
     MAX_TARGETS_PER_ORGAN,
     is_measurable,
 )
-from tumorboard.criteria.best_response import best_overall_response
+from tumorboard.criteria.best_response import patient_assessment
 from tumorboard.criteria.decimal_math import ZERO, percent_change
 from tumorboard.criteria.new_baseline import NewLesionLedger
 from tumorboard.criteria.options import AssessmentOptions
@@ -249,14 +249,7 @@ def assess_irecist(
                 notes=tuple(notes),
             )
         )
-    best, when = best_overall_response(results, options)
-    return PatientAssessment(
-        patient_id=series.patient_id,
-        criteria=Criteria.IRECIST,
-        timepoints=tuple(results),
-        best_response=best,
-        best_response_timepoint=when,
-    )
+    return patient_assessment(series, Criteria.IRECIST, results, options)
 
 
 def _versus(

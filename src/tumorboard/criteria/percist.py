@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tumorboard.criteria.best_response import best_overall_response
+from tumorboard.criteria.best_response import patient_assessment
 from tumorboard.criteria.decimal_math import (
     ZERO,
     change_at_least,
@@ -243,15 +243,8 @@ def assess_percist(
                 notes=tuple(notes),
             )
         )
-    best, when = best_overall_response(results, options)
-    return PatientAssessment(
-        patient_id=series.patient_id,
-        criteria=Criteria.PERCIST,
-        timepoints=tuple(results),
-        best_response=best,
-        best_response_timepoint=when,
-        notes=(problem,) if problem else (),
-    )
+    series_notes = (problem,) if problem else ()
+    return patient_assessment(series, Criteria.PERCIST, results, options, series_notes)
 
 
 def _overall(hot: Decimal, reference: Decimal, resolved: bool, progression: bool) -> Response:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tumorboard.criteria.best_response import best_overall_response
+from tumorboard.criteria.best_response import patient_assessment
 from tumorboard.criteria.decimal_math import percent_change
 from tumorboard.criteria.new_baseline import NewLesionLedger
 from tumorboard.criteria.options import AssessmentOptions
@@ -36,7 +36,7 @@ from tumorboard.criteria.target_sums import (
     Metric,
     SeriesFacts,
     TargetSnapshot,
-    overall_response,
+    size_based_assessment,
     size_category,
 )
 
@@ -91,7 +91,6 @@ def assess_recist(
         notes = list(ledger.notes[index])
         non_target = facts.non_target(index)
         finding = ledger.finding(index)
-        new_disease = finding is NewLesionFinding.YES
         strict_new = ledger.finding(index, strict=True) is NewLesionFinding.YES
         target: Response | None = None
         versus_baseline: Response | None = None
@@ -129,35 +128,24 @@ def assess_recist(
                 nadir = total
             if snapshot.missing:
                 total = None
-        overall = overall_response(target, non_target, new_disease)
-        strict = overall_response(target, non_target, strict_new) if strict_new else overall
         results.append(
-            TimepointAssessment(
-                timepoint=timepoint.label,
-                date=timepoint.date,
-                criteria=criteria,
+            size_based_assessment(
+                timepoint,
+                criteria,
                 target_sum_mm=total,
                 change_from_baseline_pct=change_baseline,
                 change_from_nadir_pct=change_nadir,
-                target_response=target,
-                non_target_response=non_target,
-                new_lesions=finding,
-                overall_response=overall,
-                response_vs_baseline=overall_response(versus_baseline, non_target, new_disease),
-                response_vs_nadir=overall_response(versus_nadir, non_target, new_disease),
-                strict_response=strict,
+                target=target,
+                versus_baseline=versus_baseline,
+                versus_nadir=versus_nadir,
+                non_target=non_target,
+                finding=finding,
+                strict_new_disease=strict_new,
                 new_baseline_lesions=ledger.new_baseline_ids[index],
                 notes=tuple(notes),
             )
         )
-    best, when = best_overall_response(results, options)
-    return PatientAssessment(
-        patient_id=series.patient_id,
-        criteria=criteria,
-        timepoints=tuple(results),
-        best_response=best,
-        best_response_timepoint=when,
-    )
+    return patient_assessment(series, criteria, results, options)
 
 
 def _not_evaluable(

@@ -23,11 +23,14 @@ from enum import Enum
 from tumorboard.criteria.baseline_rules import NORMAL_NODE_SHORT_AXIS_MM
 from tumorboard.criteria.decimal_math import ZERO, change_at_least, change_at_most
 from tumorboard.criteria.records import (
+    Criteria,
     LesionMeasurement,
     LesionRole,
     LesionStatus,
+    NewLesionFinding,
     Response,
     Timepoint,
+    TimepointAssessment,
 )
 
 TOO_SMALL_MM = Decimal(5)
@@ -267,6 +270,57 @@ def overall_response(
     if target is Response.CR:
         return Response.CR if non_target in (None, Response.CR) else Response.PR
     return target
+
+
+def size_based_assessment(
+    timepoint: Timepoint,
+    criteria: Criteria,
+    *,
+    target_sum_mm: Decimal | None,
+    change_from_baseline_pct: Decimal | None,
+    change_from_nadir_pct: Decimal | None,
+    target: Response | None,
+    versus_baseline: Response | None,
+    versus_nadir: Response | None,
+    non_target: Response | None,
+    finding: NewLesionFinding,
+    strict_new_disease: bool,
+    new_baseline_lesions: tuple[str, ...],
+    notes: tuple[str, ...],
+    mean_hu: Decimal | None = None,
+    change_in_hu_pct: Decimal | None = None,
+) -> TimepointAssessment:
+    """One follow-up row of a size-based criteria (RECIST 1.1, mRECIST, Choi).
+
+    The target categories (against the criteria's reference, the baseline and
+    the nadir) are combined with the non-target response and new disease
+    through the RECIST 1.1 overall-response tables; the strict reading counts
+    the new baseline lesions of a newly used modality as new disease.
+    """
+    new_disease = finding is NewLesionFinding.YES
+    overall = overall_response(target, non_target, new_disease)
+    strict = (
+        overall_response(target, non_target, strict_new_disease) if strict_new_disease else overall
+    )
+    return TimepointAssessment(
+        timepoint=timepoint.label,
+        date=timepoint.date,
+        criteria=criteria,
+        target_sum_mm=target_sum_mm,
+        change_from_baseline_pct=change_from_baseline_pct,
+        change_from_nadir_pct=change_from_nadir_pct,
+        target_response=target,
+        non_target_response=non_target,
+        new_lesions=finding,
+        overall_response=overall,
+        response_vs_baseline=overall_response(versus_baseline, non_target, new_disease),
+        response_vs_nadir=overall_response(versus_nadir, non_target, new_disease),
+        strict_response=strict,
+        mean_hu=mean_hu,
+        change_in_hu_pct=change_in_hu_pct,
+        new_baseline_lesions=new_baseline_lesions,
+        notes=notes,
+    )
 
 
 class SeriesFacts:
