@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tumorboard import __version__
 from tumorboard.errors import TumorboardError
@@ -33,8 +34,28 @@ COMMAND_MODULES = (
 )
 
 
+#: Words that are values, not options, though they start with '-': negative
+#: numbers and comma-separated number lists (``--liver-center -60,5,-615``,
+#: ``--times-s -5,0,5``).
+NEGATIVE_NUMBER_LIST = re.compile(
+    r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(,\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)*$"
+)
+
+
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """An :class:`argparse.ArgumentParser` whose usage errors are a single line."""
+    """An :class:`argparse.ArgumentParser` for every tumorboard command.
+
+    Usage errors are a single line, and a word that is a negative number or a
+    comma-separated number list is a value, not an option. argparse decides
+    the latter with its (private) ``_negative_number_matcher``; no tumorboard
+    option looks like a number, so widening it is safe. Where the attribute is
+    missing, ``--option=-60,5,-615`` still works.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if hasattr(self, "_negative_number_matcher"):
+            self._negative_number_matcher = NEGATIVE_NUMBER_LIST
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and exit with status 2."""

@@ -16,7 +16,6 @@ writes ``transform.tfm`` (ITK), ``transform.json`` (4x4 MRI-to-PET matrix),
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,11 +41,6 @@ from tumorboard.pet.liver_reference import (
 from tumorboard.pet.registration import register_rigid
 from tumorboard.pet.series_io import pet_series, read_pet_series
 from tumorboard.report.fusion_figure import fused_figure
-
-#: A negative number, or a comma-separated list of numbers whose first one is negative.
-_NEGATIVE_NUMBERS = re.compile(
-    r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(,\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)*$"
-)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,7 +99,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_force_and_out(suv, "output directory")
     suv.set_defaults(handler=run_suv)
-    _accept_negative_coordinates(suv)
 
     reg = commands.add_parser(
         "register",
@@ -136,19 +129,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_force_and_out(reg, "output directory")
     reg.set_defaults(handler=run_register)
     pet.set_defaults(handler=lambda args: _missing_command(pet))
-
-
-def _accept_negative_coordinates(parser: argparse.ArgumentParser) -> None:
-    """Let ``--liver-center -60,5,-615`` parse: a number list starting with '-' is a value.
-
-    argparse takes any word starting with '-' for an option unless it looks
-    like a negative number (its private ``_negative_number_matcher``); this
-    parser has no option that looks like a number, so widening the pattern to
-    comma-separated number lists is safe. Where the attribute is missing
-    (another Python), ``--liver-center=-60,5,-615`` still works.
-    """
-    if hasattr(parser, "_negative_number_matcher"):
-        parser._negative_number_matcher = _NEGATIVE_NUMBERS
 
 
 def _missing_command(parser: argparse.ArgumentParser) -> int:
