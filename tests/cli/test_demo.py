@@ -5,6 +5,10 @@ import json
 import pytest
 
 from tumorboard.cli.main import main
+from tumorboard.phantoms.patients import PATIENTS
+from tumorboard.phantoms.reference_patient import PHANTOM_VERSION
+
+PATIENT_DIR = f"reference-patient-v{PHANTOM_VERSION}"
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +18,7 @@ def demo(tmp_path_factory):
     return code, root
 
 
+@pytest.mark.slow
 def test_demo_runs_and_passes_its_truth_checks(demo):
     code, root = demo
     assert code == 0
@@ -26,7 +31,7 @@ def test_demo_runs_and_passes_its_truth_checks(demo):
             (
                 root
                 / "cache"
-                / "reference-patient-v4"
+                / PATIENT_DIR
                 / "wbdwi"
                 / f"exam{exam}"
                 / "truth"
@@ -39,11 +44,21 @@ def test_demo_runs_and_passes_its_truth_checks(demo):
         assert (root / "out" / "dwi" / f"exam{exam}" / "mip.png").stat().st_size > 5000
 
 
+@pytest.mark.slow
+def test_demo_report_names_the_patient_of_every_section(demo):
+    _, root = demo
+    report = (root / "out" / "report.html").read_text()
+    assert report.count('<p class="patient">Patient: ') == 5  # dwi, crf, pet, dce, guide
+    for patient in PATIENTS.values():
+        assert f"{patient.label} ({patient.patient_id}" in report
+
+
+@pytest.mark.slow
 def test_demo_reuses_cache_and_replaces_its_own_output(demo, capsys):
     code, root = demo
-    before = (root / "cache" / "reference-patient-v4" / "manifest.json").stat().st_mtime_ns
+    before = (root / "cache" / PATIENT_DIR / "manifest.json").stat().st_mtime_ns
     assert main(["demo", "--out", str(root / "out"), "--cache", str(root / "cache")]) == 0
-    after = (root / "cache" / "reference-patient-v4" / "manifest.json").stat().st_mtime_ns
+    after = (root / "cache" / PATIENT_DIR / "manifest.json").stat().st_mtime_ns
     assert before == after
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from tumorboard.imaging.nifti import write_nifti
 from tumorboard.imaging.volume import Volume
 
 SPACING = (2.0, 0.8, 0.8)
+IDENTITY = ["--date", "2024-01-08", "--patient-id", "P1"]
 
 
 @pytest.fixture
@@ -52,6 +52,8 @@ def test_measure_writes_assess_rows_and_round_trips(
             "ct",
             "--date",
             "2024-01-08",
+            "--patient-id",
+            "P1",
             "--organs",
             "1=liver,2=lymph node",
             "--nodes",
@@ -79,28 +81,23 @@ def test_measure_writes_assess_rows_and_round_trips(
     assert (tmp_path / "assess" / "response.csv").is_file()
 
 
-def test_measure_pet_peak(tmp_path: Path, case: tuple[Path, Path]) -> None:
+def test_measure_pet_nifti_needs_a_unit(
+    tmp_path: Path, case: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PET NIfTI has no dose or weight: its unit must be named (was: values written as is)."""
     image, labels = case
     out = tmp_path / "pet.csv"
-    assert (
-        main(
-            [
-                "measure",
-                "--image",
-                str(image),
-                "--labels",
-                str(labels),
-                "--modality",
-                "pet",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    base = ["measure", "--image", str(image), "--labels", str(labels), "--modality", "pet"]
+    base += ["--date", "2024-01-08", "--patient-id", "P1", "--out", str(out)]
+    assert main(base) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs --unit suvbw or --unit sul" in err
+    assert main([*base, "--unit", "sul"]) == 0
     row = read_rows(out)[0]
-    assert row["suv_max"] == "60.00" and row["sul_peak"] and not row["mean_hu"]
-    assert row["date"] == dt.date.today().isoformat()  # NIfTI has no exam date
+    # an SUL image: SULpeak of the uniform 60 lesion, no SUVbw columns
+    assert float(row["sul_peak"]) == pytest.approx(60.0, abs=1e-6)
+    assert row["suv_max"] == "" and not row["mean_hu"]
+    assert row["date"] == "2024-01-08"
 
 
 def test_geometry_mismatch_is_one_line_and_writes_nothing(
@@ -111,7 +108,9 @@ def test_geometry_mismatch_is_one_line_and_writes_nothing(
         Volume(np.ones((20, 64, 60), dtype=np.uint16), SPACING), tmp_path / "other.nii.gz"
     )
     out = tmp_path / "m.csv"
-    code = main(["measure", "--image", str(image), "--labels", str(other), "--out", str(out)])
+    code = main(
+        ["measure", "--image", str(image), "--labels", str(other), "--out", str(out), *IDENTITY]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "shape" in err
@@ -264,6 +263,7 @@ def test_measure_adc_in_um2_per_s(tmp_path: Path, case: tuple[Path, Path]) -> No
                 str(labels),
                 "--modality",
                 "adc",
+                *IDENTITY,
                 "--out",
                 str(out),
             ]
@@ -290,6 +290,7 @@ def test_measured_pet_rows_feed_percist(tmp_path: Path, case: tuple[Path, Path])
         out = tmp_path / f"{timepoint}.csv"
         args = ["measure", "--image", str(image), "--labels", str(labels), "--modality", "pet"]
         args += ["--timepoint", timepoint, "--date", date, "--organs", "1=liver,2=lymph node"]
+        args += ["--patient-id", "patient", "--unit", "sul"]
         assert main([*args, "--out", str(out)]) == 0
         measured = read_rows(out)
         assert all(not r["longest_diameter_mm"] and not r["short_axis_mm"] for r in measured)

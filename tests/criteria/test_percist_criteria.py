@@ -30,7 +30,7 @@ def pet(baseline_sul: str, follow_sul: str, liver_follow: str = "2.0", extra: st
         ("10", "7.1", R.SMD),  # -29 %
         ("10", "13", R.PMD),  # +30 %, +3.0
         ("3.5", "4.55", R.PMD),  # +30 % and +1.05 SUL
-        ("10", "1.9", R.CMR),  # at or below the liver mean
+        ("10", "1.9", R.PMR),  # below the liver mean, but no blood pool given: not CMR
     ],
 )
 def test_percist_categories(

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from tumorboard.criteria.engine import assess_patient
 from tumorboard.phantoms import reference_measurements as reference
+from tumorboard.pipeline import demo_reference
 
 
 def test_reference_patient_story() -> None:
-    series = reference.reference_series()
+    series = demo_reference.reference_series()
     assert series.pre_baseline is not None
     assert [tp.label for tp in series.timepoints][0] == "baseline"
     results = {a.criteria.value: a for a in assess_patient(series)}

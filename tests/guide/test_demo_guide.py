@@ -21,7 +21,7 @@ def test_reference_facts_reach_expected_conclusions() -> None:
     assert net["who_grade"] == EXPECTED["net"]["who_grade"]
     assert net["prrt"]["status"] == EXPECTED["net"]["prrt"]
     assert any("Krenning score 2" in reason for reason in net["prrt"]["reasons"])
-    assert any("FDG uptake exceeding SSTR" in r["text"] for r in net["recommendations"])
+    assert any("high FDG-to-SSTR ratio" in r["text"] for r in net["recommendations"])
     pituitary = run_guide(parse_facts(REFERENCE_PITUITARY_FACTS)).as_dict()
     assert pituitary["pituitary"]["refractoriness"] == EXPECTED["pituitary"]["refractoriness"]
     assert any("11C-methionine" in r["text"] for r in pituitary["recommendations"])

@@ -14,7 +14,7 @@ from tumorboard.criteria.selection import recommended_criteria
 from tumorboard.guide import DISCLAIMER, parse_facts, run_guide
 from tumorboard.guide.criteria_choice import DRUG_CLASS_OF, criteria_for_drug, criterion_name
 from tumorboard.guide.facts import FACT_KEYS, DrugType
-from tumorboard.guide.records import load_rules
+from tumorboard.guide.records import DEFAULT_ID, load_rules
 from tumorboard.report.guide_html import render_guide_fragment, render_guide_page
 
 CONTRACT_KEYS = (
@@ -143,18 +143,25 @@ def _cited(node: Any) -> list[dict[str, Any]]:
 def test_citations_are_known_and_invent_no_pages() -> None:
     tables = _rule_tables()
     papers = tables["sources.json"]["sources"]
+    files = tables["sources.json"]["files"]
+    assert set(files) == set(papers)
     refs = [ref for table in tables.values() for ref in _cited(table)]
-    assert len(refs) > 30
-    assert {ref["id"] for ref in refs} <= set(papers)
+    assert len(refs) > 80
+    assert {ref["id"] for ref in refs} <= {*papers, DEFAULT_ID}
     page = re.compile(r"\b(pp?\.|pages?)\s*\d|\d+\s*[-–]\s*\d+\s*\(\d{4}\)|;\s*\d+\s*:\s*\d+")
     for text in [*papers.values(), *(ref["section"] for ref in refs)]:
         assert not page.search(text), text
-    # the two guide papers are named by title/topic only: no invented authors or journals
-    assert " et al" not in papers["gep-guide"] and " et al" not in papers["pituitary-review"]
+    # the papers are named as ../shared/sources/README.md names them
     assert (
-        "Step-by-step" in papers["gep-guide"]
-        and "refractory pituitary" in papers["pituitary-review"]
+        papers["gep-guide"].startswith("Rozenblum L et al.")
+        and "step-by-step" in papers["gep-guide"]
     )
+    assert "refractory pituitary" in papers["pituitary-review"]
+    for ref in refs:
+        if ref["id"] == DEFAULT_ID:
+            assert ref.get("reason") and "quote" not in ref, ref
+        else:
+            assert ref.get("quote") and "reason" not in ref, ref
 
 
 def test_reading_aid_statement_in_json_and_html() -> None:

@@ -169,16 +169,13 @@ def test_multi_frame_is_refused(tmp_path):
         read_series_volume(tmp_path)
 
 
-def test_reads_the_multi_station_exam_fast(write_series, tmp_path):
-    # 528 files of 96x128: headers, pixels and geometry checks in well under a second.
-    import time
-
-    volume = Volume(np.ones((176, 96, 128)), (5.0, 3.0, 3.0))
+def test_reads_the_multi_station_exam(write_series, tmp_path):
+    # 176 slices of 96x128 read back exactly (the speed against dcm2niix is measured
+    # in benchmarks/bench_dicom_ingest.py, never asserted here).
+    array = np.arange(176 * 96 * 128, dtype=np.float64).reshape(176, 96, 128) % 1000
+    volume = Volume(array, (5.0, 3.0, 3.0))
     write_series(volume, name="big")
     series = scan_dicom_folder(tmp_path / "big")
-    start = time.perf_counter()
-    for _ in range(3):
-        series = scan_dicom_folder(tmp_path / "big")
-        series_to_volume(series[0].slices, what="big")
-    elapsed = (time.perf_counter() - start) / 3
-    assert elapsed < 1.0, f"reading 176 slices took {elapsed:.2f} s"
+    read = series_to_volume(series[0].slices, what="big")
+    assert read.array.shape == (176, 96, 128)
+    np.testing.assert_allclose(read.array, array, atol=1e-3)

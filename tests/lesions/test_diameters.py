@@ -13,7 +13,6 @@ from tumorboard.lesions.diameters import (
     in_plane_diameters,
     measure_lesion_intensity,
     measure_lesion_sizes,
-    peak_kernel,
 )
 
 
@@ -90,20 +89,25 @@ def test_largest_slice_is_chosen_and_labels_are_separate() -> None:
     assert sizes[1].voxel_count == 18
 
 
-def test_intensity_and_suv_peak() -> None:
+def test_intensity_statistics() -> None:
     shape = (30, 40, 40)
     spacing = (2.0, 2.0, 2.0)
     mask = ellipsoid(shape, spacing, (12.0, 12.0, 12.0))
     image = np.where(mask, 8.0, 1.0)
     image[15, 20, 20] = 20.0  # one hot voxel: raises the max, barely the 1 ml peak
     labels = Volume(mask.astype(np.uint8), spacing)
-    stats = measure_lesion_intensity(Volume(image, spacing), labels, 1, peak=True)
+    stats = measure_lesion_intensity(Volume(image, spacing), labels, 1)
     assert stats.maximum == 20.0
-    kernel = peak_kernel(spacing)
-    assert kernel.sum() == pytest.approx(1.0)
-    assert stats.peak is not None
-    assert 8.0 < stats.peak < 8.0 + 12.0 * kernel.max() + 1e-9
     assert stats.median == 8.0
+    assert stats.mean == pytest.approx(8.0 + 12.0 / mask.sum())
+
+
+def test_lesions_hold_no_second_uptake_peak() -> None:
+    """SUVpeak has one owner (pet.uptake): the lesion module must not compute its own."""
+    import tumorboard.lesions.diameters as diameters
+
+    assert not hasattr(diameters, "peak_kernel")
+    assert "peak" not in diameters.LesionIntensity.__dataclass_fields__
 
 
 def test_bad_inputs() -> None:

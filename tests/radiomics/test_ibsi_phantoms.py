@@ -65,11 +65,13 @@ def test_digital_phantom_has_482_references(reference_dir: Path) -> None:
 @pytest.mark.parametrize(
     "row", DIGITAL_ROWS, ids=[f"{r['ibsi_tag']}[{r['aggregation']}]" for r in DIGITAL_ROWS]
 )
+@pytest.mark.slow
 def test_digital_phantom_value(digital_phantom: LesionFeatures, row: dict[str, str]) -> None:
     value = digital_phantom.value(row["ibsi_tag"], row["aggregation"])
     assert matches(value, float(row["value"]), float(row["tolerance"])), (value, row["value"])
 
 
+@pytest.mark.slow
 def test_digital_phantom_codes(digital_phantom: LesionFeatures) -> None:
     ids = {(v.code.tag, v.code.feature_id) for v in digital_phantom.values}
     assert ("cm.joint.max", "GYBY") in ids and ("morph.vol", "RNU0") in ids
@@ -97,6 +99,7 @@ def ct_phantom(reference_dir: Path) -> dict[str, dict[tuple[str, str], float]]:
     return dict(zip(CONFIGS, results, strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS)
 def test_ct_phantom_configuration(
     config: str, ct_phantom: dict[str, dict[tuple[str, str], float]], reference_dir: Path

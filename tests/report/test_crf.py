@@ -7,6 +7,7 @@ import pytest
 
 from tumorboard.criteria.engine import assess_patient
 from tumorboard.phantoms import reference_measurements as reference
+from tumorboard.pipeline import demo_reference
 from tumorboard.report.crf import (
     CRF_PATIENT_KEYS,
     CRF_SCHEMA_VERSION,
@@ -23,12 +24,12 @@ from tumorboard.report.crf import (
 
 @pytest.fixture(scope="module")
 def case() -> PatientCase:
-    series = reference.reference_series()
+    series = demo_reference.reference_series()
     return PatientCase(series, assess_patient(series))
 
 
 def test_document_content(case: PatientCase) -> None:
-    info = reference.reference_patient_info()
+    info = demo_reference.reference_patient_info()
     criteria = [a.criteria for a in case.assessments]
     doc = crf_document([case], info, criteria, with_figures=False)
     assert doc["schema_version"] == CRF_SCHEMA_VERSION
@@ -63,7 +64,7 @@ def test_document_content(case: PatientCase) -> None:
 
 
 def test_html_shows_reason_and_both_references(case: PatientCase) -> None:
-    info = reference.reference_patient_info()
+    info = demo_reference.reference_patient_info()
     doc = crf_document([case], info, [a.criteria for a in case.assessments])
     page = render_crf_html(doc)
     assert page.startswith("<!DOCTYPE html>")
@@ -75,7 +76,7 @@ def test_html_shows_reason_and_both_references(case: PatientCase) -> None:
 
 
 def test_deidentified_export_leaks_no_identity(case: PatientCase) -> None:
-    info = reference.reference_patient_info()
+    info = demo_reference.reference_patient_info()
     criteria = [a.criteria for a in case.assessments]
     disclosure = Disclosure(deidentify=True, salt="s3cret")
     doc = crf_document([case], info, criteria, disclosure, with_figures=False)
@@ -104,7 +105,7 @@ def test_study_day_and_procedures() -> None:
 
 
 def test_pdf_renders(tmp_path: Path, case: PatientCase) -> None:
-    info = reference.reference_patient_info()
+    info = demo_reference.reference_patient_info()
     doc = crf_document([case], info, [a.criteria for a in case.assessments])
     path = tmp_path / "crf.pdf"
     pages = write_crf_pdf(render_crf_html(doc), path)
@@ -182,7 +183,7 @@ def test_deidentify_scrubs_dates_and_ids_in_free_text() -> None:
     case = PatientCase(series, assess_patient(series, ["recist1.1"]))
     disclosure = Disclosure(deidentify=True)
     assert "s3cr3t" not in repr(Disclosure(deidentify=True, salt="s3cr3t"))
-    info = reference.reference_patient_info()
+    info = demo_reference.reference_patient_info()
     doc = crf_document([case], info, ["recist1.1"], disclosure)
     text = (
         json.dumps(doc) + render_crf_html(doc) + json.dumps(sdtm_tables([case], info, disclosure))

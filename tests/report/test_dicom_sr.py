@@ -9,7 +9,7 @@ import pytest
 from tumorboard.errors import InputError
 from tumorboard.imaging.dicom_write import write_dicom_series
 from tumorboard.imaging.volume import Volume
-from tumorboard.phantoms import reference_measurements as reference
+from tumorboard.pipeline import demo_reference
 from tumorboard.report.dicom_sr import (
     build_measurement_report,
     tracking_uid,
@@ -43,7 +43,7 @@ def tracking_uids(dataset: pydicom.Dataset) -> list[str]:
 
 
 def test_sr_tracking_uids_are_stable_across_timepoints(tmp_path: Path) -> None:
-    series = reference.reference_series()
+    series = demo_reference.reference_series()
     uids = []
     for index in (0, 1):
         headers = ct_headers(tmp_path / f"tp{index}", seed=index)
@@ -61,6 +61,6 @@ def test_sr_tracking_uids_are_stable_across_timepoints(tmp_path: Path) -> None:
 
 
 def test_sr_needs_source_images() -> None:
-    series = reference.reference_series()
+    series = demo_reference.reference_series()
     with pytest.raises(InputError, match="needs the source images"):
         build_measurement_report("x", series.timepoints[0], [])

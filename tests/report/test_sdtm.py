@@ -4,7 +4,7 @@ import csv
 from pathlib import Path
 
 from tumorboard.criteria.engine import assess_patient
-from tumorboard.phantoms import reference_measurements as reference
+from tumorboard.pipeline import demo_reference
 from tumorboard.report.crf import Disclosure, PatientCase
 from tumorboard.report.sdtm import (
     RS_COLUMNS,
@@ -17,9 +17,9 @@ from tumorboard.report.sdtm import (
 
 
 def tables(disclosure: Disclosure | None = None) -> dict[str, list[dict[str, str]]]:
-    series = reference.reference_series()
+    series = demo_reference.reference_series()
     case = PatientCase(series, assess_patient(series, ["recist1.1", "irecist", "percist"]))
-    return sdtm_tables([case], reference.reference_patient_info(), disclosure)
+    return sdtm_tables([case], demo_reference.reference_patient_info(), disclosure)
 
 
 def test_tu_tr_rs_content() -> None:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tumorboard.cli.common import add_force_and_out
+from tumorboard.cli.common import add_force_and_out, paths_after_equals
 from tumorboard.criteria.engine import assess_patient, parse_criteria
 from tumorboard.criteria.measurements_csv import read_measurements_csv
 from tumorboard.criteria.options import AssessmentOptions
@@ -42,7 +42,8 @@ def register(subparsers: Any) -> None:
         "--patient",
         type=Path,
         metavar="PATIENT.json",
-        help="treatment context: study_id, drug_class, drug, tumour, previous_treatments",
+        help="treatment context: study_id, drug_class, drug, tumour, previous_treatments; "
+        "patient_name, birth_date (identified form only)",
     )
     parser.add_argument(
         "--facts",
@@ -118,7 +119,8 @@ def _read_patient(path: Path) -> PatientInfo:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``tumorboard assess``."""
-    check_output_path(args.out, args.force)
+    inputs = [args.measurements, args.patient, args.facts, *paths_after_equals(args.dwi_exam)]
+    check_output_path(args.out, args.force, inputs=inputs, directory=True)
     if args.salt and not args.deidentify:
         raise InputError("--salt is only used with --deidentify")
     info = _read_patient(args.patient) if args.patient else PatientInfo()
@@ -147,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     )
     cases = [PatientCase(series, assess_patient(series, criteria, options)) for series in cohort]
     disclosure = Disclosure(deidentify=args.deidentify, salt=args.salt)
-    with output_directory(args.out, args.force) as staging:
+    with output_directory(args.out, args.force, inputs=inputs) as staging:
         write_assessment_outputs(
             staging, cases, info, criteria, disclosure, guide=guide, wbdwi_rows=wbdwi_rows
         )

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 from tumorboard.errors import InputError
+from tumorboard.json_output import write_json as write_json
 
 
 def add_force_and_out(parser: argparse.ArgumentParser, out_help: str) -> None:
@@ -17,6 +15,20 @@ def add_force_and_out(parser: argparse.ArgumentParser, out_help: str) -> None:
     parser.add_argument(
         "--force", action="store_true", help="replace an existing output instead of failing"
     )
+
+
+def paths_after_equals(items: list[str] | None) -> list[Path]:
+    """The paths of ``KEY=PATH`` arguments (``--image 50=b50.nii.gz``, ``--exam a=e1``).
+
+    Used to tell the output layer what a command reads; malformed items are
+    skipped here and refused by the command itself.
+
+    Examples
+    --------
+    >>> [str(p) for p in paths_after_equals(["50=b50.nii.gz", "bad", "a=exam1"])]
+    ['b50.nii.gz', 'exam1']
+    """
+    return [Path(path) for _, sep, path in (i.partition("=") for i in items or ()) if sep and path]
 
 
 def parse_float_list(text: str, name: str, count: int | None = None) -> list[float]:
@@ -28,10 +40,3 @@ def parse_float_list(text: str, name: str, count: int | None = None) -> list[flo
     if count is not None and len(values) != count:
         raise InputError(f"{name}: expected {count} comma-separated numbers, got {text!r}")
     return values
-
-
-def write_json(path: str | os.PathLike[str], payload: Any) -> None:
-    """Write ``payload`` as indented UTF-8 JSON with a trailing newline."""
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, allow_nan=False)
-        handle.write("\n")

@@ -176,7 +176,8 @@ def run_fit(args: argparse.Namespace) -> int:
     from tumorboard.dce.fit import fit_curves, kinetic_model
     from tumorboard.pipeline.dce_tables import read_curves_csv, read_input_csv, write_params_csv
 
-    out = check_output_path(args.out, args.force)
+    sources = [args.curves, args.aif]
+    out = check_output_path(args.out, args.force, inputs=sources, directory=False)
     kinetic = kinetic_model(DceModel.parse(args.model))
     inputs = read_input_csv(args.aif, args.hct, kinetic.needs_portal_input)
     table = read_curves_csv(args.curves, inputs)
@@ -188,7 +189,7 @@ def run_fit(args: argparse.Namespace) -> int:
         fit_delay=args.fit_delay,
         source=f"curves {args.curves}",
     )
-    with output_file(out, args.force) as staging:
+    with output_file(out, args.force, inputs=sources) as staging:
         write_params_csv(
             staging, table.names, kinetic.parameters, result, with_delay=args.fit_delay
         )
@@ -203,7 +204,8 @@ def run_map(args: argparse.Namespace) -> int:
     """Fit every voxel of a dynamic series and write the maps and ``lesions.csv``."""
     from tumorboard.pipeline.dce_map import DceMapRequest, compute_dce_maps, write_dce_maps
 
-    out = check_output_path(args.out, args.force)
+    sources = [args.dynamic, args.aif, args.portal, args.t1, args.vfa, args.mask, args.lesions]
+    out = check_output_path(args.out, args.force, inputs=sources, directory=True)
     request = DceMapRequest(
         dynamic=args.dynamic,
         model=DceModel.parse(args.model),

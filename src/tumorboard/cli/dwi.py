@@ -4,30 +4,35 @@ Usage::
 
     tumorboard dwi assess (--dicom DIR | --image B=PATH ...) [--exclude MASK]
         [--exclude-labels L,...] [--threshold T] [--computed-b B]
-        [--reference SUMMARY_JSON] [--force] --out DIR
+        [--reference SUMMARY_JSON] [--date YYYY-MM-DD] [--label TEXT] [--force] --out DIR
+    tumorboard dwi compare --exam LABEL=DIR ... [--allow-different-settings] [--force] --out DIR
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tumorboard.cli.common import add_force_and_out, parse_float_list
+from tumorboard.cli.common import add_force_and_out, parse_float_list, paths_after_equals
 from tumorboard.errors import InputError
 from tumorboard.imaging.nifti import read_nifti
 from tumorboard.imaging.volume import Volume
 from tumorboard.outputs import check_output_path, output_directory
 from tumorboard.pipeline.dwi_assess import (
     DEFAULT_COMPUTED_B_S_PER_MM2,
+    ExamName,
+    ExclusionSource,
     ReferenceExam,
     assess_exam,
     check_b_images,
     write_assessment,
 )
-from tumorboard.pipeline.dwi_compare import read_assessed_exam, write_comparison
+from tumorboard.pipeline.dwi_compare import order_exams, read_assessed_exam, write_comparison
 from tumorboard.segment.tumour_load import (
     DEFAULT_MIN_COMPONENT_ML,
     DEFAULT_THRESHOLD,
@@ -117,19 +122,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SUMMARY_JSON",
         help="summary.json of the pre-treatment exam: enables response classes",
     )
+    assess.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="exam date (default: StudyDate of --dicom; needed by 'dwi compare')",
+    )
+    assess.add_argument(
+        "--label",
+        default="",
+        help="exam label shown with the date wherever the exam is named (e.g. 'exam 2')",
+    )
     add_force_and_out(assess, "output directory")
     assess.set_defaults(handler=run_assess)
     compare = commands.add_parser(
         "compare",
         help="compare assessed exams: change table and ADC histogram overlay",
-        description="Compare several 'dwi assess' outputs; the first exam is the baseline.",
+        description="Compare several 'dwi assess' outputs; the earliest exam is the "
+        "reference of every change.",
     )
     compare.add_argument(
         "--exam",
         action="append",
         required=True,
         metavar="LABEL=DIR",
-        help="an exam label and its 'dwi assess' output directory (repeat, in time order)",
+        help="an exam label and its 'dwi assess' output directory (repeat; sorted by the "
+        "exam dates of the summaries)",
+    )
+    compare.add_argument(
+        "--allow-different-settings",
+        action="store_true",
+        help="compare exams assessed with different settings (threshold, b-values used, "
+        "exclusion, ...); the rows that differ from the first exam are flagged",
     )
     add_force_and_out(compare, "output directory (comparison.csv, histograms.png)")
     compare.set_defaults(handler=run_compare)
@@ -143,11 +166,15 @@ def _missing_command(parser: argparse.ArgumentParser) -> int:
 
 def run_assess(args: argparse.Namespace) -> int:
     """Run ``dwi assess`` from parsed arguments."""
-    check_output_path(args.out, args.force)
+    inputs = [args.dicom, args.reference, *(args.exclude or []), *paths_after_equals(args.image)]
+    check_output_path(args.out, args.force, inputs=inputs, directory=True)
     _check_b_options(args)
     options = _segmentation_options(args)
     reference = ReferenceExam.from_summary_json(args.reference) if args.reference else None
+    if args.date is not None:
+        ExamName(args.label, args.date)  # refuse a bad date before reading images
     images, names, exam_date = _read_images(args)
+    exam = ExamName(args.label, args.date or exam_date)
     b_values = check_b_images(images, names)
     grid = images[b_values[0]]
     exclusion = _read_exclusion(args, grid, names[b_values[0]])
@@ -160,11 +187,14 @@ def run_assess(args: argparse.Namespace) -> int:
         exclusion=exclusion,
         reference=reference,
         image_names=names,
+        exclusion_source=_exclusion_source(args),
     )
-    with output_directory(args.out, args.force) as staging:
+    with output_directory(args.out, args.force, inputs=inputs) as staging:
         # figures name no path: folder names can hold patient identifiers
-        title = f"WB-DWI exam of {exam_date}" if exam_date else ""
-        summary = write_assessment(assessment, staging, title=title)
+        title = f"WB-DWI {exam.text}" if exam.label or exam.date else ""
+        summary = write_assessment(assessment, staging, title=title, exam=exam)
+    for flag in summary["plausibility_flags"]:
+        sys.stderr.write(f"dwi assess: check: {flag}\n")
     print(
         f"total diffusion volume {summary['total_diffusion_volume_ml']:.1f} ml, "
         f"median ADC {summary['adc_um2_per_s']['median']:.0f} um2/s -> {args.out}"
@@ -174,14 +204,16 @@ def run_assess(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``dwi compare`` from parsed arguments."""
-    check_output_path(args.out, args.force)
+    inputs = paths_after_equals(args.exam)
+    check_output_path(args.out, args.force, inputs=inputs, directory=True)
     exams = []
     for item in args.exam:
         label, sep, directory = item.partition("=")
         if not sep or not label or not directory:
             raise InputError(f"--exam {item!r}: expected LABEL=DIR, e.g. --exam 2025-01=exam1")
         exams.append(read_assessed_exam(label, Path(directory)))
-    with output_directory(args.out, args.force) as staging:
+    exams = order_exams(exams, allow_different_settings=args.allow_different_settings)
+    with output_directory(args.out, args.force, inputs=inputs) as staging:
         rows = write_comparison(exams, staging)
     last = rows[-1]
     print(
@@ -262,6 +294,21 @@ def _read_images(
             shape = images[b_value].array.shape
             raise InputError(f"{names[b_value]}: expected a 3-D image, got shape {shape}")
     return images, names, None
+
+
+def _exclusion_source(args: argparse.Namespace) -> ExclusionSource | None:
+    """SHA-256 of each exclusion file and the labels removed, for the settings record."""
+    if not args.exclude:
+        return None
+    digests = []
+    for path in args.exclude:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digests.append(digest.hexdigest())
+    labels = _parse_ids(args.exclude_labels, "--exclude-labels") if args.exclude_labels else None
+    return ExclusionSource(tuple(digests), None if labels is None else tuple(sorted(labels)))
 
 
 def _read_exclusion(

@@ -29,10 +29,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the facts, run the guide, write both outputs atomically."""
-    check_output_path(args.out, args.force)
+    check_output_path(args.out, args.force, inputs=[args.facts], directory=True)
     result = run_guide(load_facts_json(args.facts))
     payload = result.as_dict()
-    with output_directory(args.out, force=args.force) as staging:
+    with output_directory(args.out, force=args.force, inputs=[args.facts]) as staging:
         write_json(staging / "guide.json", payload)
         (staging / "guide.html").write_text(render_guide_page(payload), encoding="utf-8")
     return 0

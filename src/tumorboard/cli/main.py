@@ -5,14 +5,18 @@ Each command group lives in its own module of this package and exposes
 function taking the parsed namespace. This module only dispatches and turns
 errors into one line on stderr with a non-zero exit status:
 
-* 1 -- bad input or a failed analysis (:class:`~tumorboard.errors.TumorboardError`);
+* 1 -- bad input or a failed analysis (:class:`~tumorboard.errors.TumorboardError`),
+  or a failed file operation (:class:`OSError`: disk full, read-only file
+  system, no permission), printed as the path and the reason;
 * 2 -- a malformed command line.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -23,6 +27,8 @@ from tumorboard.errors import TumorboardError
 
 #: Modules of :mod:`tumorboard.cli` that contribute commands, in help order.
 COMMAND_MODULES = (
+    "workspace",
+    "record",
     "demo",
     "dwi",
     "assess",
@@ -33,6 +39,14 @@ COMMAND_MODULES = (
     "radiomics",
 )
 
+
+#: Commands whose module is not named after them.
+MODULE_OF_COMMAND = {
+    "init": "workspace",
+    "import": "workspace",
+    "lesion": "record",
+    "timeline": "record",
+}
 
 #: Words that are values, not options, though they start with '-': negative
 #: numbers and comma-separated number lists (``--liver-center -60,5,-615``,
@@ -95,7 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in arguments if not a.startswith("-")), None)
-    parser = build_parser(command if command in COMMAND_MODULES else None)
+    if command is None and "--version" in arguments:  # answered without loading any command
+        sys.stdout.write(f"tumorboard {__version__}\n")
+        return 0
+    module = MODULE_OF_COMMAND.get(command or "", command)
+    parser = build_parser(module if module in COMMAND_MODULES else None)
     args = parser.parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:
@@ -106,14 +124,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TumorboardError as exc:
         sys.stderr.write(f"tumorboard {args.command}: error: {_one_line(exc)}\n")
         return 1
+    except OSError as exc:
+        sys.stderr.write(f"tumorboard {args.command}: error: {_one_line(describe_os_error(exc))}\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("tumorboard: interrupted\n")
         return 130
     return int(result or 0)
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split())
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``PATH: reason (ERRNO)`` for a failed file operation.
+
+    Examples
+    --------
+    >>> describe_os_error(OSError(errno.ENOSPC, "No space left on device", "out/a.csv"))
+    'out/a.csv: No space left on device (ENOSPC)'
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    code = errno.errorcode.get(exc.errno) if isinstance(exc.errno, int) else None
+    if code:
+        reason = f"{reason} ({code})"
+    paths = [
+        os.fsdecode(p) if isinstance(p, str | bytes | os.PathLike) else str(p)
+        for p in (exc.filename, exc.filename2)
+        if p is not None
+    ]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
 
 
 def entry() -> NoReturn:  # pragma: no cover - thin wrapper for console scripts

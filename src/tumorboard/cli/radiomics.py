@@ -9,8 +9,15 @@ from typing import Any
 from tumorboard.cli.common import add_force_and_out
 from tumorboard.errors import InputError
 from tumorboard.outputs import check_output_path, output_file
+from tumorboard.pet.uptake_image import (
+    LesionUptakeValues,
+    UptakeImage,
+    UptakeUnit,
+    lesion_uptake_values,
+)
 from tumorboard.radiomics import (
     Preset,
+    RadiomicsInputs,
     extract_lesion_features,
     load_radiomics_inputs,
     write_feature_table,
@@ -54,13 +61,24 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read inputs, compute features, write the table atomically."""
     out = Path(args.out)
-    check_output_path(out, args.force)
+    check_output_path(out, args.force, inputs=[args.image, args.labels], directory=False)
     if out.is_dir():
         raise InputError(f"output {out} is a directory; give a CSV file name")
     inputs = load_radiomics_inputs(args.image, args.labels, roi_names=args.roi)
     lesions = extract_lesion_features(
         inputs.image, inputs.labels, args.preset, workers=args.workers
     )
-    with output_file(out, force=args.force) as staging:
-        write_feature_table(staging, lesions, args.preset, inputs.acquisition, inputs.label_names)
+    uptake = _pet_uptake(inputs)
+    with output_file(out, force=args.force, inputs=[args.image, args.labels]) as staging:
+        write_feature_table(
+            staging, lesions, args.preset, inputs.acquisition, inputs.label_names, uptake
+        )
     return 0
+
+
+def _pet_uptake(inputs: RadiomicsInputs) -> list[LesionUptakeValues]:
+    """SUVbw max/mean and SULpeak of a PET DICOM series, by the one owner (``pet suv``'s)."""
+    if inputs.acquisition.unit != "SUVbw":  # only a PET series converted by its header
+        return []
+    image = UptakeImage(inputs.image, UptakeUnit.SUVBW, inputs.sul_per_suvbw)
+    return lesion_uptake_values(image, inputs.labels)

@@ -6,6 +6,11 @@ lesion with a longest diameter of at least 10 mm (twice the slice thickness
 when slices are thicker than 5 mm), a node with a short axis of at least
 15 mm. Breaking these is an input error, named by row and rule.
 
+Lymph nodes are one organ (RECIST 1.1, section 4.2: "pathological nodes
+... are considered as one organ"): every node -- a row with ``is_node`` true
+or an organ text naming a lymph node -- counts toward the same two-target
+limit, whatever station the organ text names (:func:`organ_key`).
+
 PET-only targets (a ``pet-*`` row with a SULpeak and no diameter, see
 :attr:`~tumorboard.criteria.records.LesionMeasurement.is_pet_only`) are
 PERCIST 1.0 target lesions: they are exempt from the diameter rules and
@@ -16,6 +21,7 @@ targets that were not listed at baseline.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -31,6 +37,32 @@ MIN_MEASURABLE_MM = Decimal(10)
 MIN_MEASURABLE_NODE_SHORT_AXIS_MM = Decimal(15)
 NORMAL_NODE_SHORT_AXIS_MM = Decimal(10)
 THICK_SLICE_MM = Decimal(5)
+#: The organ every lymph node counts toward (RECIST 1.1: nodes are one organ).
+LYMPH_NODE_ORGAN = "lymph nodes"
+_NODE_TEXT = re.compile(r"\blymph|\bnod(?:e|es|al)\b")
+
+
+def organ_key(measurement: LesionMeasurement) -> str:
+    """The organ a target counts toward for the two-per-organ rule.
+
+    Lymph nodes are one organ in RECIST 1.1 (and PERCIST 1.0): a node, or a
+    lesion whose organ text names a lymph node (``"lymph node para-aortic"``,
+    ``"mediastinal nodes"``), counts toward :data:`LYMPH_NODE_ORGAN`. Other
+    organs are compared by their text, case and outer spaces ignored.
+
+    Examples
+    --------
+    >>> from tumorboard.criteria.records import LesionMeasurement
+    >>> node = LesionMeasurement("N1", "peripancreatic", "target", True, "present")
+    >>> station = LesionMeasurement("N2", "Lymph node hilar", "target", False, "present")
+    >>> liver = LesionMeasurement("L1", " Liver ", "target", False, "present")
+    >>> organ_key(node), organ_key(station), organ_key(liver)
+    ('lymph nodes', 'lymph nodes', 'liver')
+    """
+    organ = measurement.organ.strip().lower()
+    if measurement.is_node or _NODE_TEXT.search(organ):
+        return LYMPH_NODE_ORGAN
+    return organ
 
 
 def measurability_limit_mm(measurement: LesionMeasurement) -> Decimal:
@@ -202,12 +234,17 @@ def _check_target_counts(targets: list[LesionMeasurement], what: str, counted: s
         )
     per_organ: Counter[str] = Counter()
     for target in targets:
-        organ = target.organ.strip().lower()
+        organ = organ_key(target)
         per_organ[organ] += 1
         if per_organ[organ] > MAX_TARGETS_PER_ORGAN:
+            shown = (
+                f"lymph nodes (nodes are one organ; this one is {target.organ!r})"
+                if organ == LYMPH_NODE_ORGAN
+                else f"organ {target.organ!r}"
+            )
             raise InputError(
                 f"{_row(target)}rule 'at most {MAX_TARGETS_PER_ORGAN} {what} per organ': "
-                f"a third target in organ {target.organ!r}"
+                f"a third target in {shown}"
             )
 
 

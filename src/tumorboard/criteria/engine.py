@@ -14,9 +14,7 @@ marshal-encoded results (:mod:`tumorboard.criteria.transport`).
 from __future__ import annotations
 
 import gc
-import multiprocessing
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Protocol
 
@@ -30,6 +28,7 @@ from tumorboard.criteria.records import Criteria, PatientAssessment, PatientSeri
 from tumorboard.criteria.target_sums import Metric, SeriesFacts, pet_only_lesions
 from tumorboard.criteria.transport import decode, encode
 from tumorboard.errors import InputError
+from tumorboard.worker_pool import process_pool
 
 ALL_CRITERIA = tuple(Criteria)
 
@@ -194,8 +193,7 @@ def assess_cohort(
         size = -(-len(cohort) // (workers * 4))
         payloads = [(cohort[a : a + size], chosen, options) for a in range(0, len(cohort), size)]
         results: list[tuple[PatientAssessment, ...]] = []
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with process_pool(workers, "spawn") as pool:  # workers die with this process
             for part in pool.map(_assess_encoded, payloads):
                 results.extend(decode(part))
         return results

@@ -14,7 +14,7 @@ If instead the assessment meets iCR/iPR/iSD (no RECIST progression and no
 new lesion still present) the bar resets and a later progression is a new
 iUPD; otherwise the patient stays iUPD. New lesions are sorted in order of
 appearance into new-lesion targets (measurable: >= 10 mm, nodes >= 15 mm
-short axis; at most 5, 2 per organ) and new-lesion non-targets; their sums
+short axis; at most 5, 2 per organ, lymph nodes one organ) and new-lesion non-targets; their sums
 are kept apart from the baseline sums. iCPD is final.
 """
 
@@ -28,6 +28,7 @@ from tumorboard.criteria.baseline_rules import (
     MAX_TARGETS,
     MAX_TARGETS_PER_ORGAN,
     is_measurable,
+    organ_key,
 )
 from tumorboard.criteria.best_response import patient_assessment
 from tumorboard.criteria.decimal_math import ZERO, percent_change
@@ -133,7 +134,7 @@ def assess_irecist(
             if lesion_id in new_targets or lesion_id in new_non_targets:
                 continue
             measurement = timepoint.by_id[lesion_id]
-            organ = measurement.organ.strip().lower()
+            organ = organ_key(measurement)
             if (
                 is_measurable(measurement)
                 and len(new_targets) < MAX_TARGETS

@@ -6,10 +6,12 @@ Required columns::
     longest_diameter_mm, short_axis_mm, mean_hu, viable_diameter_mm,
     sul_peak, status
 
-Optional columns: ``sul_sd`` (liver-reference SD), ``slice_thickness_mm``,
-``part_of`` (split/merged lesions), ``intratumoral_nodule`` (true|false),
-``tlg_g``; and informational columns written by ``tumorboard measure``
-(:data:`INFORMATIONAL_COLUMNS`), carried but not used by the criteria.
+Optional columns: ``sul_sd`` (liver-reference SD), ``blood_pool_sul``
+(liver-reference row: blood-pool SUL mean, needed for PERCIST CMR),
+``slice_thickness_mm``, ``part_of`` (split/merged lesions),
+``intratumoral_nodule`` (true|false), ``tlg_g``; and informational columns
+written by ``tumorboard measure`` (:data:`INFORMATIONAL_COLUMNS`), carried but
+not used by the criteria.
 Any other column is an error (a misspelt column would otherwise be ignored).
 
 An empty cell means "not applicable". ``date`` is ISO ``YYYY-MM-DD``;
@@ -17,7 +19,9 @@ An empty cell means "not applicable". ``date`` is ISO ``YYYY-MM-DD``;
 ``present, absent, too-small, not-evaluated, unequivocal-progression,
 equivocal``. The PERCIST liver reference is a row with ``lesion_id``
 ``liver-reference`` whose ``sul_peak`` is the liver SUL mean (role and
-status may be empty).
+status may be empty); its optional ``blood_pool_sul`` is the blood-pool SUL
+mean of the same scan (PERCIST CMR needs every lesion below the liver mean
+and at or below the blood pool; without it a scan is never CMR).
 
 PET lesions: a row whose ``modality`` starts with ``pet`` (``pet-fdg``,
 ``pet-dotatate``, or plain ``pet``) and that has a ``sul_peak`` but no
@@ -79,7 +83,14 @@ REQUIRED_COLUMNS = (
     "sul_peak",
     "status",
 )
-OPTIONAL_COLUMNS = ("sul_sd", "slice_thickness_mm", "part_of", "intratumoral_nodule", "tlg_g")
+OPTIONAL_COLUMNS = (
+    "sul_sd",
+    "slice_thickness_mm",
+    "part_of",
+    "intratumoral_nodule",
+    "tlg_g",
+    "blood_pool_sul",
+)
 INFORMATIONAL_COLUMNS = (
     "longest_diameter_3d_mm",
     "volume_ml",
@@ -98,7 +109,14 @@ _DECIMAL_COLUMNS = (
     "sul_sd",
     "slice_thickness_mm",
     "tlg_g",
+    "blood_pool_sul",
+    "suv_max",
 )
+#: Largest magnitude of any measurement (mm, HU, SUL, g): a metre-long lesion is
+#: already impossible; beyond, a value is a typing or export error.
+MAX_MEASUREMENT_MAGNITUDE = 1_000_000
+#: Most significant digits of a measurement (a spreadsheet's float export has 17).
+MAX_SIGNIFICANT_DIGITS = 20
 _BOOLEANS = {
     "true": True,
     "false": False,
@@ -125,6 +143,8 @@ BASELINE_LABELS = frozenset(
         "v0",
     }
 )
+#: The one number syntax of the table: ASCII digits, optional sign, point and exponent.
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _ROLES = {role.value: role for role in LesionRole}
 _STATUSES = {status.value: status for status in LesionStatus}
 
@@ -319,7 +339,10 @@ def _measurement(row: Mapping[str, str], row_number: int) -> LesionMeasurement:
     for column in _DECIMAL_COLUMNS:
         text = row.get(column, "")
         if text:
-            numbers[column] = to_decimal(text, f"row {row_number}: {column}")
+            name = f"row {row_number}: {column}"
+            numbers[column] = _plausible(to_decimal(text, name), text, name)
+            if not _ASCII_DECIMAL.fullmatch(text):  # Decimal() also takes "١٢" and "1_000"
+                raise InputError(f"{name}: expected an ASCII decimal number, got {text[:40]!r}")
         else:
             numbers[column] = None
     if liver and numbers["sul_peak"] is None:
@@ -345,7 +368,26 @@ def _measurement(row: Mapping[str, str], row_number: int) -> LesionMeasurement:
         intratumoral_nodule=_boolean(row, "intratumoral_nodule", row_number),
         tlg_g=numbers["tlg_g"],
         row=row_number,
+        blood_pool_sul=numbers["blood_pool_sul"],
+        suv_max=numbers["suv_max"],
     )
+
+
+def _plausible(value: Decimal, text: str, name: str) -> Decimal:
+    """Refuse absurd magnitudes and precision (``1e999999``, 38-digit diameters) in one line."""
+    sign, digits, exponent = value.as_tuple()
+    if (
+        abs(value) > MAX_MEASUREMENT_MAGNITUDE
+        or len(digits) > MAX_SIGNIFICANT_DIGITS
+        or not isinstance(exponent, int)
+        or abs(exponent) > MAX_SIGNIFICANT_DIGITS
+    ):
+        raise InputError(
+            f"{name}: {text[:40]!r} is outside the accepted range (magnitude at most "
+            f"{MAX_MEASUREMENT_MAGNITUDE}, at most {MAX_SIGNIFICANT_DIGITS} significant digits "
+            "and decimals)"
+        )
+    return value
 
 
 def _boolean(row: Mapping[str, str], column: str, row_number: int) -> bool:

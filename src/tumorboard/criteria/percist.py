@@ -6,12 +6,14 @@ whatever its role; PET-only readings (a ``pet-*`` row without diameters)
 are PERCIST's own: marked ``target`` they may be listed per scan -- the
 hottest lesions of each scan, not necessarily the same lesions -- while a
 lesion first seen at follow-up and typical of tumour is ``new`` (PMD). The liver reference row
-(``liver-reference``: ``sul_peak`` = liver SUL mean, ``sul_sd`` its SD)
-gives
+(``liver-reference``: ``sul_peak`` = liver SUL mean, ``sul_sd`` its SD,
+optional ``blood_pool_sul`` = blood-pool SUL mean of the same scan) gives
 
 * measurability at baseline: hottest SULpeak >= 1.5 x liver mean + 2 SD;
-* comparability: the follow-up liver mean must lie within 20 % and 0.3 SUL
-  of baseline, otherwise the timepoint is NE.
+* comparability: the follow-up liver mean must differ from baseline by
+  *less than* 20 % *and less than* 0.3 SUL (Wahl 2009: "within 20 % (and
+  < 0.3 SUL mean units)"), otherwise the timepoint is NE; 2.0 -> 2.3 (a
+  0.3 SUL change) is not comparable.
 
 The tracer is the baseline liver reference's modality (e.g. ``pet-fdg``);
 readings made with another PET tracer (a DOTATATE PET at follow-up) are not
@@ -20,12 +22,25 @@ compared, while SULpeak values on rows of the PET/CT's CT are.
 Categories against the baseline (and, for ``response_vs_nadir``, against the
 lowest hottest SULpeak so far):
 
-* CMR: every lesion at or below the liver mean, no new lesion;
+* CMR: every lesion strictly below the liver mean *and* at or below the
+  blood-pool SUL mean of the same scan ("less than mean liver activity and
+  indistinguishable from surrounding background blood-pool levels"), no new
+  lesion. A lesion equal to the liver mean is not CMR, and without
+  ``blood_pool_sul`` a scan with a measured lesion is never CMR (a note says
+  so); every lesion ``absent`` is CMR;
 * PMR: hottest SULpeak >= 30 % and >= 0.8 SUL below the reference;
 * PMD: hottest SULpeak >= 30 % and >= 0.8 SUL above the reference, a new
   lesion, unequivocal non-target progression, or (optional) a > 75 % rise
   in total lesion glycolysis when TLG is recorded for every lesion;
 * SMD otherwise. Timepoints without PET are NE.
+
+Edges (a choice where Wahl 2009 is ambiguous): PMR is "a minimum of 30 %"
+with an absolute drop of "at least 0.8 SUL", so both edges count. For PMD
+the criteria table writes "> 30 %" and "> 0.8 SUL" while the text and later
+summaries (O, Lodge & Wahl, J Nucl Med 2016 "Practical PERCIST") write
+">= 30 %"; tumorboard uses *at least* (>=) for both PMR and PMD, as RECIST
+does, so exactly +30.0 % with exactly +0.8 SUL is PMD and exactly -30.0 %
+with exactly -0.8 SUL is PMR. All comparisons are exact decimal arithmetic.
 """
 
 from __future__ import annotations
@@ -213,7 +228,9 @@ def assess_percist(
             ):
                 progression = True
                 notes.append("total lesion glycolysis up more than 75 %")
-            resolved = all(r <= liver.sul_peak for r in readings)
+            resolved = not progression and _complete_metabolic_response(
+                readings, liver.sul_peak, liver.blood_pool_sul, notes
+            )
             versus_baseline = _overall(hot, base_hot, resolved, progression)
             versus_nadir = _overall(hot, nadir, resolved, progression)
             response = versus_baseline
@@ -256,7 +273,30 @@ def _overall(hot: Decimal, reference: Decimal, resolved: bool, progression: bool
 
 
 def _comparable(liver: Decimal, liver_baseline: Decimal) -> bool:
+    """Liver means differ by less than 20 % and less than 0.3 SUL (both strict)."""
     difference = abs(liver - liver_baseline)
-    return difference <= LIVER_TOLERANCE_SUL and 100 * difference <= (
+    return difference < LIVER_TOLERANCE_SUL and 100 * difference < (
         LIVER_TOLERANCE_PCT * liver_baseline
     )
+
+
+def _complete_metabolic_response(
+    readings: list[Decimal], liver: Decimal, blood_pool: Decimal | None, notes: list[str]
+) -> bool:
+    """Every lesion below the liver mean and at or below the blood pool (PERCIST CMR).
+
+    With no lesion reading left (all absent) the uptake has resolved. A
+    reading below the liver with no blood-pool value is not CMR; ``notes``
+    then says why.
+    """
+    if not readings:
+        return True
+    if not all(r < liver for r in readings):
+        return False
+    if blood_pool is None:
+        notes.append(
+            "PERCIST: every lesion is below the liver mean, but CMR also needs the blood-pool "
+            "SUL (blood_pool_sul on the liver-reference row)"
+        )
+        return False
+    return all(r <= blood_pool for r in readings)

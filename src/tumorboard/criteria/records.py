@@ -154,6 +154,13 @@ class LesionMeasurement:
         Total lesion glycolysis (PERCIST secondary progression rule).
     row : int, optional
         Source row (CSV header = row 1), used in error messages.
+    blood_pool_sul : Decimal, optional
+        On the liver-reference row: the blood-pool SUL mean of the same scan
+        (descending aorta); PERCIST complete metabolic response needs every
+        lesion at or below it.
+    suv_max : Decimal, optional
+        PET SUVmax of the lesion (shown on the case-report form beside
+        SULpeak; no criteria uses it).
 
     Raises
     ------
@@ -178,6 +185,8 @@ class LesionMeasurement:
     intratumoral_nodule: bool = False
     tlg_g: Decimal | None = None
     row: int | None = None
+    blood_pool_sul: Decimal | None = None
+    suv_max: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.role.__class__ is not LesionRole:
@@ -194,12 +203,19 @@ class LesionMeasurement:
             "sul_sd",
             "slice_thickness_mm",
             "tlg_g",
+            "blood_pool_sul",
+            "suv_max",
         ):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise InputError(
                     f"{_where(self.row)}{name} must not be negative (sizes are >= 0); got {value}"
                 )
+        if self.blood_pool_sul is not None and not self.is_liver_reference:
+            raise InputError(
+                f"{_where(self.row)}blood_pool_sul belongs on the {LIVER_REFERENCE_ID!r} row; "
+                f"lesion {self.lesion_id!r} has one"
+            )
         if self.slice_thickness_mm is not None and self.slice_thickness_mm == 0:
             raise InputError(f"{_where(self.row)}slice_thickness_mm must be > 0; got 0")
 

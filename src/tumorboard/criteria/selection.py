@@ -10,8 +10,9 @@ overridden by naming criteria explicitly.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tumorboard.criteria.decimal_math import to_decimal
@@ -73,6 +74,12 @@ class PatientInfo:
         Treatments before the current one.
     prolactinoma : ProlactinomaReading, optional
         Prolactin and tumour volumes of a pituitary prolactinoma.
+    previous_treatments_known : bool, optional
+        Whether the previous treatments were stated (an unticked box then
+        means "not given"); default: known when any is listed.
+    patient_name, birth_date : str
+        Identity for the identified form only (``birth_date`` ISO
+        ``YYYY-MM-DD``); never logged, left out of ``repr``.
     """
 
     study_id: str = "TUMORBOARD"
@@ -81,6 +88,9 @@ class PatientInfo:
     tumour: str = ""
     previous_treatments: tuple[PreviousTreatment, ...] = ()
     prolactinoma: ProlactinomaReading | None = None
+    previous_treatments_known: bool | None = None
+    patient_name: str = field(default="", repr=False)
+    birth_date: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.drug_class is not None:
@@ -101,6 +111,13 @@ class PatientInfo:
                     f"previous_treatments: each must be one of {allowed}; got {item!r}"
                 ) from None
         object.__setattr__(self, "previous_treatments", tuple(treatments))
+        if self.previous_treatments_known is None:
+            object.__setattr__(self, "previous_treatments_known", bool(treatments))
+        if self.birth_date:
+            try:
+                dt.date.fromisoformat(self.birth_date)
+            except ValueError:
+                raise InputError("birth_date must be an ISO date YYYY-MM-DD") from None
         if not self.study_id.strip():
             raise InputError("study_id must not be empty")
 
@@ -111,6 +128,7 @@ def patient_info_from_mapping(data: Mapping[str, object], source: str = "patient
     Unknown keys are errors (a misspelt key would silently change the criteria).
     """
     allowed = {"study_id", "drug_class", "drug", "tumour", "previous_treatments", "prolactinoma"}
+    allowed |= {"patient_name", "birth_date"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}")
@@ -118,7 +136,7 @@ def patient_info_from_mapping(data: Mapping[str, object], source: str = "patient
     if not isinstance(treatments, list):
         raise InputError(f"{source}: previous_treatments must be a list")
     texts = {}
-    for key in ("study_id", "drug", "tumour"):
+    for key in ("study_id", "drug", "tumour", "patient_name", "birth_date"):
         value = data.get(key, "" if key != "study_id" else "TUMORBOARD")
         if not isinstance(value, str):
             raise InputError(f"{source}: {key} must be text; got {type(value).__name__}")
@@ -134,6 +152,9 @@ def patient_info_from_mapping(data: Mapping[str, object], source: str = "patient
             drug=texts["drug"],
             tumour=texts["tumour"],
             previous_treatments=tuple(_treatment(t) for t in treatments),
+            previous_treatments_known="previous_treatments" in data,
+            patient_name=texts["patient_name"].strip(),
+            birth_date=texts["birth_date"].strip(),
         )
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None

@@ -24,15 +24,12 @@ def embryology(facts: CaseFacts) -> tuple[Embryology | None, StepResult]:
     rules = load_rules("embryology")
     origin = Embryology(rules["sites"][facts.primary_site])
     site = facts.primary_site.replace("_", " ")
+    inputs = {"primary_site": facts.primary_site}
     if origin is Embryology.UNKNOWN:
-        text = "Primary site unknown: embryological origin cannot steer tracer choice."
+        text = "Primary site unknown: the embryological origin cannot steer the tracer choice."
+        source = cite(rules["origin_source"])
     else:
         text = f"Primary in the {site}: {origin.value} origin."
-    step = StepResult(
-        (
-            Recommendation(
-                "embryology", text, {"primary_site": facts.primary_site}, cite(rules["source"])
-            ),
-        )
-    )
+        source = cite(rules["source"])
+    step = StepResult((Recommendation("embryology", text, inputs, source),))
     return origin, step

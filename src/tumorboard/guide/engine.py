@@ -1,9 +1,10 @@
 """Walk the whole reading guide for one case and collect the result.
 
 The steps run in the order a reader walks them: WHO grade, embryology, risk,
-imaging, therapy paths, PRRT, response criteria, then the pituitary part when
-it applies. Every recommendation keeps its inputs and its source; the facts
-that were missing are listed as what would change the advice.
+imaging, the diagnosis of non-resectability, therapy paths, PRRT, response
+criteria, then the pituitary part when it applies. Every recommendation keeps
+its inputs and its source; the facts that were missing are listed as what
+would change the advice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tumorboard import __version__
 from tumorboard.guide.criteria_choice import response_criteria
 from tumorboard.guide.embryology import Embryology, embryology
 from tumorboard.guide.facts import CaseFacts
-from tumorboard.guide.imaging_choice import recommended_imaging
+from tumorboard.guide.imaging_choice import non_resectability, recommended_imaging
 from tumorboard.guide.pituitary import Refractoriness, pituitary
 from tumorboard.guide.prrt import PrrtAssessment, PrrtStatus, prrt_eligibility
 from tumorboard.guide.records import DISCLAIMER, Recommendation, StepResult, cite, load_rules
@@ -138,6 +139,7 @@ def run_guide(facts: CaseFacts) -> GuideResult:
             ("embryology", origin_step),
             ("risk", risk_step),
             ("imaging", imaging_step),
+            ("resectability", non_resectability(facts)),
             ("therapy_paths", therapy_paths(facts)),
             ("prrt", prrt_step),
             ("response_criteria", criteria_step),

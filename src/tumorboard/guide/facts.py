@@ -9,7 +9,6 @@ Errors name the key, the rule and the value received.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, fields
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 from tumorboard.errors import InputError
 from tumorboard.guide.records import load_rules
+from tumorboard.imaging.input_limits import load_json_file
 
 
 class Differentiation(Enum):
@@ -123,6 +123,9 @@ class CaseFacts:
     hormone_normalised : bool or None
     size_reduction_pct : float or None
         Shrinkage of a pituitary adenoma under treatment (negative = growth).
+    local_mass_effect : bool or None
+        The pituitary adenoma exerts a local mass effect (part of the review's
+        definition of structural refractoriness).
     """
 
     primary_site: str | None = None
@@ -144,6 +147,7 @@ class CaseFacts:
     pituitary_adenoma: bool | None = None
     hormone_normalised: bool | None = None
     size_reduction_pct: float | None = None
+    local_mass_effect: bool | None = None
 
     def __post_init__(self) -> None:
         for name, kind in _ENUM_FIELDS.items():
@@ -314,6 +318,7 @@ def _parse_facts(data: Any) -> CaseFacts:
         pituitary_adenoma=_bool("pituitary_adenoma", values.get("pituitary_adenoma")),
         hormone_normalised=_bool("hormone_normalised", values.get("hormone_normalised")),
         size_reduction_pct=_number("size_reduction_pct", values.get("size_reduction_pct")),
+        local_mass_effect=_bool("local_mass_effect", values.get("local_mass_effect")),
     )
 
 
@@ -323,15 +328,13 @@ def load_facts_json(path: str | os.PathLike[str]) -> CaseFacts:
     Raises
     ------
     InputError
-        If the file is missing, not JSON, or breaks a rule of :func:`parse_facts`.
+        If the file is missing, not a regular file, not JSON, beyond the JSON
+        limits of :func:`tumorboard.imaging.input_limits.load_json_file`
+        (size, nesting depth, number length, non-finite numbers), or breaks a
+        rule of :func:`parse_facts`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"FACTS {path}: file not found")
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"FACTS {path.name}: not valid JSON ({exc})") from None
+    data = load_json_file(path, what="FACTS")  # size, depth and number-length limits
     return parse_facts(data, source=f"FACTS {path.name}")
 
 

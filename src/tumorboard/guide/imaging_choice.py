@@ -1,16 +1,55 @@
-"""Recommended anatomical and molecular imaging, in order.
+"""Recommended anatomical and molecular imaging, in order, and the non-resectability work-up.
 
-SSTR PET first for foregut tumours, 18F-DOPA PET first for midgut tumours,
-CT/MRI for hindgut tumours; FDG PET first for poorly differentiated tumours
-and added when Ki-67 >= 10 %; the tumour type (insulinoma, gastrinoma) can
-override the origin. The orders are data (``rules/imaging.json``).
+Table 2 of the step-by-step guide orders the tracers by embryological origin
+(foregut: SSTR PET or scintigraphy, then 18F-DOPA PET; midgut: 18F-DOPA PET,
+then SSTR PET; hindgut: CT/MRI before nuclear medicine) and by tumour type
+(insulinoma: 18F-DOPA PET and IACIG if hard to localise; gastrinoma:
+68Ga-DOTATOC PET and IACIG; poorly differentiated: 18F-FDG PET). FDG PET is
+added for Ki-67 >= 10 %. The primary site adds its locoregional technique
+(endoscopic ultrasound, rectal EUS and pelvic MRI, CT-enteroclysis), and
+every GEP case gets the steps of the diagnosis of non-resectability. The
+orders and texts are data (``rules/imaging.json``), each with its quote.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from tumorboard.guide.embryology import Embryology
 from tumorboard.guide.facts import CaseFacts
 from tumorboard.guide.records import Recommendation, StepResult, cite, load_rules
+
+
+def _entry(
+    facts: CaseFacts, origin: Embryology | None
+) -> tuple[dict[str, Any], str, dict[str, Any]] | None:
+    rules = load_rules("imaging")
+    tumour_type = None if facts.tumour_type is None else facts.tumour_type.value
+    if facts.poorly_differentiated:
+        differentiation = None if facts.differentiation is None else facts.differentiation.value
+        return (
+            rules["poorly_differentiated"],
+            "Poorly differentiated tumour",
+            {"differentiation": differentiation, "tumour_type": tumour_type},
+        )
+    if tumour_type in rules["order_by_tumour_type"]:
+        return (
+            rules["order_by_tumour_type"][tumour_type],
+            f"Tumour type {tumour_type}",
+            {"tumour_type": tumour_type},
+        )
+    if origin is not None:
+        why = (
+            "Primary site unknown (Table 2 orders tracers only by origin, so no tracer order)"
+            if origin is Embryology.UNKNOWN
+            else f"{origin.value.capitalize()} origin"
+        )
+        return (
+            rules["order_by_origin"][origin.value],
+            why,
+            {"primary_site": facts.primary_site, "embryology": origin.value},
+        )
+    return None
 
 
 def recommended_imaging(
@@ -19,34 +58,17 @@ def recommended_imaging(
     """The ordered imaging list (names from ``rules/imaging.json``) and its reasons."""
     rules = load_rules("imaging")
     names = rules["modalities"]
-    recommendations = []
+    recommendations: list[Recommendation] = []
     missing: list[str] = []
-    inputs: dict[str, str | None]
-    tumour_type = None if facts.tumour_type is None else facts.tumour_type.value
-    if facts.poorly_differentiated:
-        entry = rules["poorly_differentiated"]
-        why = "Poorly differentiated tumour"
-        inputs = {
-            "differentiation": None
-            if facts.differentiation is None
-            else facts.differentiation.value,
-            "tumour_type": tumour_type,
-        }
-    elif tumour_type in rules["order_by_tumour_type"]:
-        entry = rules["order_by_tumour_type"][tumour_type]
-        why = f"Tumour type {tumour_type}"
-        inputs = {"tumour_type": tumour_type}
-    elif origin is not None:
-        entry = rules["order_by_origin"][origin.value]
-        why = f"{origin.value.capitalize()} origin"
-        inputs = {"primary_site": facts.primary_site, "embryology": origin.value}
-    else:
+    chosen = _entry(facts, origin)
+    if chosen is None:
         unknown = {
             "primary_site": facts.primary_site,
             "tumour_type": facts.tumour_type,
             "differentiation": facts.differentiation,
         }
         return [], StepResult(missing=tuple(k for k, v in unknown.items() if v is None))
+    entry, why, inputs = chosen
     if facts.tumour_type is None and not facts.poorly_differentiated:
         missing.append("tumour_type")  # insulinoma and gastrinoma have their own order
     order = list(entry["order"])
@@ -58,10 +80,21 @@ def recommended_imaging(
         recommendations.append(
             Recommendation(
                 "imaging",
-                f"Ki-67 {facts.ki67_pct:g} % (>= {ki67_threshold:g} %): add {names['fdg_pet']} "
-                "to find aggressive, dedifferentiated clones.",
+                f"Ki-67 {facts.ki67_pct:g} % (>= {ki67_threshold:g} %): add {names['fdg_pet']}; "
+                "FDG suits tumours with a high proliferative capacity better than SSTR PET.",
                 {"ki67_pct": facts.ki67_pct},
                 cite(rules["fdg_high_ki67_source"]),
+            )
+        )
+    site_entry = rules["locoregional_by_site"].get(facts.primary_site or "")
+    if site_entry is not None:
+        order.extend(key for key in site_entry["add"] if key not in order)
+        recommendations.append(
+            Recommendation(
+                "imaging",
+                str(site_entry["text"]),
+                {"primary_site": facts.primary_site},
+                cite(site_entry["source"]),
             )
         )
     listing = [names[key] for key in order]
@@ -74,4 +107,28 @@ def recommended_imaging(
             cite(entry["source"]),
         ),
     )
+    for item in rules["technique"]:
+        recommendations.append(
+            Recommendation("imaging", str(item["text"]), inputs, cite(item["source"]))
+        )
     return listing, StepResult(tuple(recommendations), tuple(missing))
+
+
+def non_resectability(facts: CaseFacts) -> StepResult:
+    """The guide's steps of the diagnosis of non-resectability and metastatic staging.
+
+    Examples
+    --------
+    >>> from tumorboard.guide.facts import CaseFacts
+    >>> step = non_resectability(CaseFacts(primary_site="pancreas"))
+    >>> any("perineural" in item.text for item in step.recommendations)
+    True
+    """
+    rules = load_rules("imaging")
+    inputs = {"primary_site": facts.primary_site}
+    return StepResult(
+        tuple(
+            Recommendation("resectability", str(item["text"]), inputs, cite(item["source"]))
+            for item in rules["non_resectability"]
+        )
+    )

@@ -1,10 +1,14 @@
-"""Risk stratification: MEN syndrome, grade, tumour burden, functional status.
+"""Risk stratification: MEN syndrome, high tumour grade, tumour burden, functional status.
 
-Any risk factor makes the patient "higher" risk. With every factor known and
-none present the patient is "lower" risk, and the guide's advice is not to
-exhaust therapeutic options too early. Otherwise the risk is "unknown" and the
-missing facts are named. A grade counts as a risk factor from G2 with Ki-67
->= 10 % (the threshold at which the guide adds FDG PET) and for every G3.
+The guide names MEN syndrome, high tumour grade and high tumour burden as the
+high-risk features, and a higher morbi-mortality for functioning tumours. Any
+of them makes the patient "higher" risk (treatment may be more aggressive).
+With every factor known and none present the patient is "lower" risk, and
+the advice is not to exhaust therapeutic options too early. Otherwise the
+risk is "unknown" and the missing facts are named. The guide gives no
+threshold for "high tumor grade": tumorboard counts G3 (NET or NEC) and
+labels that as its default. When MEN status is unknown the guide's advice to
+rule it out in young patients is shown.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from enum import Enum
 from tumorboard.guide.facts import CaseFacts, TumourBurden
 from tumorboard.guide.records import Recommendation, StepResult, cite, load_rules
 from tumorboard.guide.who_grade import WhoGrade
+
+HIGH_GRADES = (WhoGrade.G3, WhoGrade.G3_NET, WhoGrade.G3_NEC)
 
 
 class Risk(Enum):
@@ -26,20 +32,18 @@ class Risk(Enum):
 
 def risk(facts: CaseFacts, grade: WhoGrade | None) -> tuple[Risk, list[str], StepResult]:
     """Risk class, the risk factors present, and the advice."""
-    rules = load_rules("therapy")
-    ki67_threshold = float(load_rules("imaging")["fdg_ki67_min_pct"])
+    sources = load_rules("therapy")["sources"]
     factors: list[str] = []
     missing: list[str] = []
+    out: list[Recommendation] = []
     if facts.men_syndrome is None:
         missing.append("men_syndrome")
     elif facts.men_syndrome:
         factors.append("MEN syndrome")
     if grade is None:
         missing.append("ki67_pct")
-    elif grade in (WhoGrade.G3, WhoGrade.G3_NET, WhoGrade.G3_NEC):
-        factors.append(f"grade {grade.value}")
-    elif grade is WhoGrade.G2 and facts.ki67_pct is not None and facts.ki67_pct >= ki67_threshold:
-        factors.append(f"grade G2 with Ki-67 {facts.ki67_pct:g} %")
+    elif grade in HIGH_GRADES:
+        factors.append(f"high tumour grade ({grade.value})")
     if facts.tumour_burden is None:
         missing.append("tumour_burden")
     elif facts.tumour_burden is TumourBurden.HIGH:
@@ -51,27 +55,78 @@ def risk(facts: CaseFacts, grade: WhoGrade | None) -> tuple[Risk, list[str], Ste
     inputs = {
         "men_syndrome": facts.men_syndrome,
         "who_grade": None if grade is None else grade.value,
-        "ki67_pct": facts.ki67_pct,
         "tumour_burden": None if facts.tumour_burden is None else facts.tumour_burden.value,
         "functioning": facts.functioning,
     }
     if factors:
         result = Risk.HIGHER
-        text = "Higher risk: " + ", ".join(factors) + "."
-        source = cite(rules["sources"]["risk"])
+        out.append(
+            Recommendation(
+                "risk",
+                "Higher risk: " + ", ".join(factors) + "; such patients may be guided toward "
+                "more aggressive treatment.",
+                inputs,
+                cite(sources["risk_high"]),
+            )
+        )
+        if any(f.startswith(("MEN", "high tumour")) for f in factors):
+            out.append(
+                Recommendation(
+                    "risk",
+                    "High-risk features of the guide: MEN syndrome, high tumour grade, high "
+                    "tumour burden.",
+                    inputs,
+                    cite(sources["risk"]),
+                )
+            )
+        if facts.functioning:
+            out.append(
+                Recommendation(
+                    "risk",
+                    "Functioning tumour: higher morbidity and mortality than a non-functioning "
+                    "one (e.g. carcinoid syndrome).",
+                    {"functioning": True, "syndrome": facts.syndrome},
+                    cite(sources["risk_functioning"]),
+                )
+            )
     elif not missing:
         result = Risk.LOWER
-        text = (
-            "Lower risk (no MEN syndrome, low grade, low tumour burden, non-functioning): do not "
-            "exhaust therapeutic options too early; keep effective options for later lines."
+        out.append(
+            Recommendation(
+                "risk",
+                "Lower risk (no MEN syndrome, no high grade, low tumour burden, non-functioning): "
+                "do not exhaust therapeutic options too early.",
+                inputs,
+                cite(sources["risk_low"]),
+            )
         )
-        source = cite(rules["sources"]["risk_low"])
     else:
         result = Risk.UNKNOWN
-        text = "Risk cannot be classified yet; missing: " + ", ".join(missing) + "."
-        source = cite(rules["sources"]["risk"])
-    return (
-        result,
-        factors,
-        StepResult((Recommendation("risk", text, inputs, source),), tuple(missing)),
-    )
+        out.append(
+            Recommendation(
+                "risk",
+                "Risk cannot be classified yet; missing: " + ", ".join(missing) + ".",
+                inputs,
+                cite(sources["risk_unknown"]),
+            )
+        )
+    if grade is not None:
+        out.append(
+            Recommendation(
+                "risk",
+                "'High tumour grade' is read as G3 (NET or NEC); G1 and G2 do not count.",
+                {"who_grade": grade.value},
+                cite(sources["high_grade"]),
+            )
+        )
+    if facts.men_syndrome is None:
+        out.append(
+            Recommendation(
+                "risk",
+                "MEN syndrome not stated: 15 % of NETs are hereditary; rule MEN out in young "
+                "patients, with or without a family history of cancer.",
+                {"men_syndrome": None},
+                cite(sources["men_rule_out"]),
+            )
+        )
+    return result, factors, StepResult(tuple(out), tuple(missing))

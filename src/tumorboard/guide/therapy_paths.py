@@ -3,8 +3,10 @@
 * surgical debulking only when more than 90 % of the burden is removable;
 * thermal ablation for small oligometastatic (low-burden) liver disease;
 * intra-arterial therapy for symptomatic (functioning) liver-predominant
-  disease, bland TAE or conventional TACE before drug-eluting beads;
-* SIRT as an alternative with its work-up.
+  disease, conventional TACE (or TAE) before drug-eluting beads;
+* SIRT with its work-up (when it is shown is tumorboard's default).
+
+Every recommendation quotes its sentence of the guide (``rules/therapy.json``).
 """
 
 from __future__ import annotations
@@ -65,27 +67,55 @@ def therapy_paths(facts: CaseFacts) -> StepResult:
         out.append(
             Recommendation(
                 "liver",
-                "Symptomatic liver-predominant disease: intra-arterial therapy; bland "
-                "transarterial embolisation (TAE) or conventional TACE before drug-eluting beads.",
+                "Symptomatic liver-predominant disease: intra-arterial interventional radiology "
+                "(embolisation) is reserved for such patients.",
                 {"liver_predominant": True, "functioning": True},
                 cite(sources["intra_arterial"]),
+            )
+        )
+        out.append(
+            Recommendation(
+                "liver",
+                "Embolisation technique: conventional TACE (or bland TAE for metastases of "
+                "intestinal origin) in first intention rather than drug-eluting beads "
+                "(DEB-TACE), which carry a higher risk of biliary injury.",
+                {"liver_predominant": True, "functioning": True},
+                cite(sources["tace_first"]),
             )
         )
     elif facts.functioning is None:
         missing.append("functioning")
     if burden is TumourBurden.HIGH or facts.functioning:
+        sirt_inputs = {
+            "liver_predominant": True,
+            "tumour_burden": None if burden is None else burden.value,
+            "functioning": facts.functioning,
+        }
         out.append(
             Recommendation(
                 "liver",
-                "SIRT (90Y microspheres) is an alternative for liver-predominant disease; it needs "
-                "a work-up: hepatic angiography and 99mTc-MAA scintigraphy (lung shunt fraction, "
-                "extrahepatic deposition).",
-                {
-                    "liver_predominant": True,
-                    "tumour_burden": None if burden is None else burden.value,
-                    "functioning": facts.functioning,
-                },
+                "SIRT (90Y microspheres) can be discussed: unlike other intra-arterial "
+                "treatments, the number and sites of liver metastases do not limit its use.",
+                sirt_inputs,
                 cite(sources["sirt"]),
+            )
+        )
+        out.append(
+            Recommendation(
+                "liver",
+                "SIRT is shown for liver-predominant disease with a high burden or a syndrome.",
+                sirt_inputs,
+                cite(sources["sirt_when"]),
+            )
+        )
+        out.append(
+            Recommendation(
+                "liver",
+                "SIRT work-up a few weeks before treatment: hepatic angiography, embolisation of "
+                "branches to the gut, then technetium macro-aggregated albumin (MAA) with SPECT "
+                "to detect shunting to the lungs and deposition in the gut.",
+                sirt_inputs,
+                cite(sources["sirt_workup"]),
             )
         )
     return StepResult(tuple(out), tuple(missing))

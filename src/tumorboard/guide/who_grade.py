@@ -4,7 +4,9 @@ Well-differentiated NET: G1 Ki-67 < 3 % and < 2 mitoses/2 mm^2; G2 Ki-67
 3-20 % or 2-20 mitoses; G3 Ki-67 > 20 % or > 20 mitoses. When the two counts
 disagree the higher grade applies. A poorly differentiated neoplasm is a
 neuroendocrine carcinoma (NEC), high grade by definition. Thresholds are in
-``rules/who_grade.json``.
+``rules/who_grade.json``. The step-by-step guide names the four categories
+(quoted); the thresholds are the WHO 2019 ones, which are not among the
+source texts, so they are labelled ``tumorboard default``.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def who_grade(facts: CaseFacts) -> tuple[WhoGrade | None, StepResult]:
         text = (
             "Poorly differentiated: neuroendocrine carcinoma (NEC), high grade (G3) by definition."
         )
-        return WhoGrade.G3_NEC, StepResult((Recommendation("who_grade", text, inputs, source),))
+        categories = cite(rules["categories_source"])
+        return WhoGrade.G3_NEC, StepResult((Recommendation("who_grade", text, inputs, categories),))
     counts = grade_from_counts(facts.ki67_pct, facts.mitoses_per_2mm2)
     if counts is None:
         return None, StepResult(missing=tuple(missing))

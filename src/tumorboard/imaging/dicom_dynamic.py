@@ -24,7 +24,7 @@ from pydicom.uid import PYDICOM_ROOT_UID, generate_uid
 
 from tumorboard.errors import DicomError
 from tumorboard.imaging.dicom_scan import DicomSlice, scan_dicom_folder
-from tumorboard.imaging.dicom_volume import series_to_volume
+from tumorboard.imaging.dicom_volume import check_stack_size, series_to_volume
 from tumorboard.imaging.dicom_write import write_dicom_series
 from tumorboard.imaging.volume import Volume
 
@@ -206,6 +206,7 @@ def read_dicom_dynamic(
         raise DicomError(f"{label}: expected one image series, found {len(series)}: {listing}")
     only = series[0]
     name = f"{label}: {only.label}"
+    check_stack_size(only.slices, what=f"{name} ({len(only.slices)} slices)")
     frames = group_frames(only.slices, what=name)
     volumes = [series_to_volume(f, what=f"{name} frame {i + 1}") for i, f in enumerate(frames)]
     for i, vol in enumerate(volumes[1:], start=2):

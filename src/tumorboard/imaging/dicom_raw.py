@@ -43,6 +43,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from tumorboard.errors import DicomError
+from tumorboard.imaging.input_limits import open_regular_file
 
 #: Bytes read by the fast header walker; longer headers go through pydicom.
 FAST_HEADER_BYTES = 65536
@@ -177,7 +178,7 @@ def read_header(
 
 def _fast_header(path: Path, size: int, what: str) -> ParsedHeader | None:
     """Split a Part-10 Explicit/Implicit VR Little Endian header; None to let pydicom read it."""
-    with open(path, "rb") as handle:
+    with open_regular_file(path, what=what, error=DicomError) as handle:
         data = handle.read(FAST_HEADER_BYTES)
     end = len(data)
     if end < 144 or data[128:132] != b"DICM":
@@ -314,15 +315,33 @@ def _item_end(data: bytes, pointer: int, implicit: bool, depth: int) -> int | No
 
 def _pydicom_header(path: Path, what: str, caught: list[warnings.WarningMessage]) -> ParsedHeader:
     """Parse a header with pydicom (any transfer syntax, with or without preamble)."""
-    with open(path, "rb") as handle:
+    with open_regular_file(path, what=what, error=DicomError) as handle:
         stopped: list[bool] = []
+        last = [-1, 0]  # previous top-level tag and how often it was seen in a row
 
         def at_pixels(tag: BaseTag, vr: str | None, length: int) -> bool:
             if int(tag) in _PIXEL_TAGS:
                 stopped.append(True)
                 return True
+            # Top-level tags ascend (PS3.5 7.1); pydicom peeks at the first one twice.
+            # Refusing a repeat stops a file of zeros (or any loop) from being read
+            # to its end element by element.
+            last[1] = last[1] + 1 if int(tag) == last[0] else 1
+            if int(tag) < last[0] or last[1] > 2:
+                raise DicomError(
+                    f"{what} {path} is malformed or not DICOM (data element tags do not "
+                    f"ascend at {BaseTag(tag)})"
+                )
+            last[0] = int(tag)
             return False
 
+        head = handle.read(FAST_HEADER_BYTES)
+        handle.seek(0)
+        if _starts_with_command_group(head):
+            raise DicomError(
+                f"{what} {path} is not a DICOM file (its data set starts with group 0000, "
+                "e.g. a file of zeros)"
+            )
         try:
             dataset: Dataset = read_partial(handle, at_pixels)
         except InvalidDicomError:
@@ -347,6 +366,32 @@ def _pydicom_header(path: Path, what: str, caught: list[warnings.WarningMessage]
         implicit = bool(dataset.original_encoding[0])
         tag, length, value_offset = _element_header(handle, implicit, little, path, what)
     return ParsedHeader(dataset, syntax, little, tag, length, value_offset)
+
+
+def _starts_with_command_group(head: bytes) -> bool:
+    """Whether the data set (after preamble and file meta, if any) begins with group 0000.
+
+    pydicom reads a leading command group (0000,xxxx) element by element
+    without a stop callback, so a file of zeros would be read to its end;
+    stored DICOM files never begin their data set with it.
+    """
+    pointer = 132 if head[128:132] == b"DICM" else 0
+    while pointer + 8 <= len(head):
+        group = head[pointer : pointer + 2]
+        if group == b"\x00\x00":
+            return True
+        if group != b"\x02\x00":
+            return False
+        vr = head[pointer + 4 : pointer + 6]
+        if vr in _LONG_VRS:
+            if pointer + 12 > len(head):
+                return False
+            pointer += 12 + _UINT32.unpack_from(head, pointer + 8)[0]
+        elif vr.isalpha():
+            pointer += 8 + struct.unpack_from("<H", head, pointer + 6)[0]
+        else:  # implicit VR meta (malformed but seen)
+            pointer += 8 + _UINT32.unpack_from(head, pointer + 4)[0]
+    return False
 
 
 def _read_without_preamble(handle: Any, stop: Any, what: str, path: Path) -> Dataset:

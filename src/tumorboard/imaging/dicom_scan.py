@@ -10,7 +10,11 @@ data is stored uncompressed a slice records the byte offset of the pixel
 value, so that :mod:`tumorboard.imaging.dicom_volume` can later read the
 pixels with one ``pread`` and :func:`numpy.frombuffer` instead of a second
 parse. A file whose pixel value is shorter than the header promises is
-reported as truncated here, before any pixel is read.
+reported as truncated here, before any pixel is read, and so is a file whose
+Rows x Columns x NumberOfFrames x SamplesPerPixel exceeds the voxel limit of
+:mod:`tumorboard.imaging.input_limits` (a few kilobytes of compressed data
+may claim gigabytes). Only regular files are read: a FIFO, socket or device
+(also through a symbolic link) is a one-line error like a non-DICOM file.
 
 Speed: headers are split by the hand-written Part-10 walker of
 :mod:`tumorboard.imaging.dicom_raw` (pydicom's generic reader made ingest
@@ -53,6 +57,7 @@ from tumorboard.imaging.dicom_raw import (
     failure_reason,
     read_header,
 )
+from tumorboard.imaging.input_limits import check_regular_file, check_voxel_count, voxel_count
 
 #: Transfer syntaxes whose pixel data we read directly (native, not encapsulated).
 NATIVE_TRANSFER_SYNTAXES = frozenset(
@@ -263,6 +268,7 @@ def _guarded_read(path: Path, what: str, caught: list[warnings.WarningMessage]) 
 
 
 def _read_slice_header(path: Path, what: str, caught: list[warnings.WarningMessage]) -> DicomSlice:
+    check_regular_file(path, what=what, error=DicomError)  # a FIFO or device never reaches open()
     size = path.stat().st_size
     parsed = read_header(path, size, what, caught)
     header = parsed.header
@@ -299,6 +305,8 @@ def _read_slice_header(path: Path, what: str, caught: list[warnings.WarningMessa
     signed = _first_int(number(0x00280103, "PixelRepresentation", 1), 0) == 1
     if rows <= 0 or columns <= 0:
         raise DicomError(f"{what} {path}: Rows/Columns must be positive, got {rows}x{columns}")
+    claimed = voxel_count([rows, columns, max(frames, 1), max(samples, 1)])
+    check_voxel_count(claimed, what=f"{what} {path}", error=DicomError)  # before any decoding
     spacing = number(0x00280030, "PixelSpacing", 2)
     if spacing is not None and min(spacing) <= 0:
         raise DicomError(f"{what} {path}: PixelSpacing must be positive, got {_fmt(spacing)}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from tumorboard.errors import DicomError, TumorboardError
 from tumorboard.imaging.dicom_scan import DicomSlice, scan_dicom_folder
+from tumorboard.imaging.input_limits import check_voxel_count, voxel_count
 from tumorboard.imaging.volume import Volume
 
 #: Largest difference between two slices' direction cosines still taken as "the same".
@@ -154,8 +155,20 @@ def read_pixels(slices: Sequence[DicomSlice], *, what: str) -> NDArray[np.float3
     -------
     ndarray, shape (n, rows, columns), float32
         ``stored * RescaleSlope + RescaleIntercept`` per slice.
+
+    Raises
+    ------
+    DicomError
+        If the stack would exceed the voxel limit (checked before anything is
+        allocated or decoded), pixel data is truncated or cannot be decoded,
+        or a rescaled value is not a finite float32 (e.g. RescaleSlope 1e38).
     """
     rows, columns = slices[0].rows, slices[0].columns
+    check_voxel_count(
+        voxel_count([len(slices), rows, columns]),
+        what=f"{what} ({len(slices)} slices)",
+        error=DicomError,
+    )
     out = np.empty((len(slices), rows, columns), dtype=np.float32)
     count = rows * columns
     decoded: dict[Path, NDArray[Any]] = {}  # whole multi-frame files decoded by pydicom
@@ -183,10 +196,46 @@ def read_pixels(slices: Sequence[DicomSlice], *, what: str) -> NDArray[np.float3
             stored = decoded[item.path][frame]
         plane = out[k].reshape(-1)
         plane[:] = stored.reshape(-1)
-        if item.rescale_slope != 1.0 or item.rescale_intercept != 0.0:
-            plane *= np.float32(item.rescale_slope)
-            plane += np.float32(item.rescale_intercept)
+        rescaled = item.rescale_slope != 1.0 or item.rescale_intercept != 0.0
+        if rescaled:
+            with np.errstate(over="ignore", invalid="ignore"):
+                plane *= np.float32(item.rescale_slope)
+                plane += np.float32(item.rescale_intercept)
+        if (rescaled or stored.dtype.kind == "f") and not np.isfinite(plane).all():
+            raise DicomError(
+                f"{what}: file {item.path.name}: pixel values are not finite after "
+                f"RescaleSlope {item.rescale_slope:g} and RescaleIntercept "
+                f"{item.rescale_intercept:g} (float32 range is +-3.4e38)"
+            )
     return out
+
+
+def check_stack_size(slices: Iterable[DicomSlice], *, what: str) -> None:
+    """Refuse slices whose float32 volume(s) together would exceed the voxel limit.
+
+    Called before a reader allocates anything for several series or frames
+    read together (all b-values of a diffusion exam, all frames of a
+    dynamic series), since each one alone may be under the limit.
+
+    Parameters
+    ----------
+    slices : iterable of DicomSlice
+        Every slice that will be read.
+    what : str
+        How the input is named in messages.
+
+    Raises
+    ------
+    DicomError
+        If the sum of Rows x Columns over the slices exceeds
+        :func:`~tumorboard.imaging.input_limits.max_voxels`.
+
+    Examples
+    --------
+    >>> check_stack_size([], what="empty folder")
+    """
+    total = sum(voxel_count([item.rows, item.columns]) for item in slices)
+    check_voxel_count(total, what=what, error=DicomError)
 
 
 def read_series_volume(folder: str | os.PathLike[str], *, what: str = "DICOM folder") -> Volume:

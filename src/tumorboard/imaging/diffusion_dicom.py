@@ -48,7 +48,7 @@ from tumorboard.imaging.dicom_scan import (
     element_of,
     scan_dicom_folder,
 )
-from tumorboard.imaging.dicom_volume import series_to_volume
+from tumorboard.imaging.dicom_volume import check_stack_size, series_to_volume
 from tumorboard.imaging.stitching import stitch_stations
 from tumorboard.imaging.volume import Volume
 
@@ -417,6 +417,10 @@ def read_diffusion_series(
             f"no diffusion b-value found in {label} (standard, Siemens, GE or Philips tags); "
             "give the images with --image B=PATH"
         )
+    check_stack_size(
+        (item for _, by_b in diffusion for members in by_b.values() for item in members),
+        what=f"{label}: the diffusion series together",
+    )
     stations: dict[float, list[Volume]] = {}
     for series, by_b in diffusion:
         for b_value, members in by_b.items():

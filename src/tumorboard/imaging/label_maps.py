@@ -26,6 +26,7 @@ import pydicom
 from numpy.typing import NDArray
 
 from tumorboard.errors import DicomError, GeometryError, InputError
+from tumorboard.imaging.input_limits import check_voxel_count, voxel_count
 from tumorboard.imaging.nifti import read_nifti
 from tumorboard.imaging.volume import Volume
 
@@ -74,6 +75,10 @@ def read_label_map(
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():
+            raise InputError(
+                f"{_named(what, path)}: not a regular file; only regular files are read"
+            )
         raise InputError(f"{_named(what, path)}: file not found")
     if path.name.lower().endswith(_NIFTI_SUFFIXES):
         return _read_nifti_labels(path, reference, what, reference_name)
@@ -121,6 +126,19 @@ def _read_seg_labels(path: Path, reference: Volume, what: str, reference_name: s
                 f"{_named(what, path)}: DICOM file is not a segmentation (Modality "
                 f"{str(dataset.get('Modality', ''))!r}, expected 'SEG')"
             )
+        try:
+            claimed = voxel_count(
+                [
+                    int(dataset.get("Rows", 0) or 0),
+                    int(dataset.get("Columns", 0) or 0),
+                    max(int(dataset.get("NumberOfFrames", 1) or 1), 1),
+                ]
+            )
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DicomError(
+                f"{_named(what, path)}: malformed Rows/Columns/NumberOfFrames ({exc})"
+            ) from None
+        check_voxel_count(claimed, what=_named(what, path), error=DicomError)
         try:
             frames = np.asarray(dataset.pixel_array)
             layout = _frame_layout(dataset)

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tumorboard.errors import InputError
+from tumorboard.imaging.input_limits import check_regular_file, check_voxel_count, voxel_count
 from tumorboard.imaging.volume import DIRECTION_TOLERANCE, Volume
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -42,16 +43,22 @@ def read_nifti(path: str | os.PathLike[str], *, what: str = "image") -> Volume:
     Raises
     ------
     InputError
-        If the file is missing, not NIfTI, has a sheared affine or fewer than
-        3 / more than 4 dimensions.
+        If the file is missing or not a regular file, not NIfTI, claims more
+        voxels in its header than the limit of
+        :mod:`tumorboard.imaging.input_limits` (checked before the voxels are
+        read), has a sheared affine or fewer than 3 / more than 4 dimensions.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what} {path}: file not found")
+    check_regular_file(path, what=what)
     try:
-        image: Any = nib.load(str(path))
-        data = np.asanyarray(image.dataobj)
+        image: Any = nib.load(str(path))  # the header only; the voxels stay on disk
+        shape = tuple(int(size) for size in image.shape)
     except Exception as exc:  # nibabel raises many types for corrupt files
+        raise InputError(f"{what} {path}: not a readable NIfTI file ({_one_line(exc)})") from None
+    check_voxel_count(voxel_count(shape), what=f"{what} {path} (shape {shape})")
+    try:
+        data = np.asanyarray(image.dataobj)
+    except Exception as exc:  # truncated or corrupt compressed data
         raise InputError(f"{what} {path}: not a readable NIfTI file ({_one_line(exc)})") from None
     if data.ndim == 5 and data.shape[3] == 1:
         data = data[:, :, :, 0, :]

@@ -23,6 +23,7 @@ from matplotlib.path import Path as PolygonPath
 from numpy.typing import NDArray
 
 from tumorboard.errors import DicomError, EmptyResultError, GeometryError, InputError
+from tumorboard.imaging.input_limits import check_regular_file
 from tumorboard.imaging.volume import Volume
 
 #: A contour's points must lie within this fraction of a slice of a slice centre.
@@ -144,8 +145,7 @@ def rtstruct_label_map(rois: Sequence[RoiMask]) -> Volume:
 
 
 def _read(path: Path) -> Any:
-    if not path.is_file():
-        raise DicomError(f"RTSTRUCT {path}: file not found")
+    check_regular_file(path, what="RTSTRUCT", error=DicomError)
     try:
         dataset = pydicom.dcmread(path)
     except Exception as exc:  # pydicom raises many types for corrupt files

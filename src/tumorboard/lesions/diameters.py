@@ -16,9 +16,10 @@ Definitions (all distances in millimetres, in the grid's own physical axes):
 * **3-D longest diameter** -- the largest distance between two corners of
   the lesion's voxels (convex hull of boundary-voxel corners in LPS).
 * **Volume** -- voxel count times voxel volume, in ml.
-* **SUVpeak** -- the highest mean uptake in a 1 ml sphere (radius 6.2 mm,
-  voxel centres within the radius) centred on a lesion voxel; the sphere
-  may reach outside the lesion, as in PERCIST.
+
+PET uptake (SUVmax, SUVmean, SULpeak) has one owner,
+:func:`tumorboard.pet.uptake.lesion_uptake`; this module measures sizes and
+plain intensity statistics (HU, ADC).
 
 The convex hull comes from :mod:`scipy.spatial` (Qhull); only the pairwise
 search over hull vertices, which are few, is written here.
@@ -36,9 +37,6 @@ from scipy.spatial import ConvexHull, QhullError
 
 from tumorboard.errors import EmptyResultError, GeometryError, InputError
 from tumorboard.imaging.volume import Volume
-
-#: Radius of the 1 ml sphere used for SUVpeak.
-PEAK_SPHERE_RADIUS_MM = (3.0 * 1000.0 / (4.0 * math.pi)) ** (1.0 / 3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +78,6 @@ class LesionIntensity:
     sd: float
     median: float
     maximum: float
-    peak: float | None
 
 
 def _farthest_pair(points: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
@@ -227,10 +224,8 @@ def _longest_3d(labels: Volume, mask: NDArray[np.bool_], box: tuple[slice, ...])
     return _farthest_pair(points)[0]
 
 
-def measure_lesion_intensity(
-    image: Volume, labels: Volume, label: int, *, peak: bool = False
-) -> LesionIntensity:
-    """Statistics of ``image`` inside ``label`` (with the 1 ml SUVpeak when ``peak``).
+def measure_lesion_intensity(image: Volume, labels: Volume, label: int) -> LesionIntensity:
+    """Mean, SD, median and maximum of ``image`` inside ``label``.
 
     Raises
     ------
@@ -247,34 +242,9 @@ def measure_lesion_intensity(
     values = np.asarray(image.array, dtype=float)[mask]
     if values.size == 0:
         raise EmptyResultError(f"label {label} has no voxel")
-    peak_value = _peak(image, mask) if peak else None
     return LesionIntensity(
         mean=float(values.mean()),
         sd=float(values.std(ddof=1)) if values.size > 1 else 0.0,
         median=float(np.median(values)),
         maximum=float(values.max()),
-        peak=peak_value,
     )
-
-
-def peak_kernel(spacing_mm: tuple[float, float, float]) -> NDArray[np.float64]:
-    """Normalised 1 ml sphere kernel (voxel centres within 6.2 mm) for the grid spacing."""
-    radius = [int(math.floor(PEAK_SPHERE_RADIUS_MM / s)) for s in spacing_mm]
-    grids = np.meshgrid(
-        *[np.arange(-r, r + 1) * s for r, s in zip(radius, spacing_mm, strict=True)],
-        indexing="ij",
-    )
-    inside = sum(g**2 for g in grids) <= PEAK_SPHERE_RADIUS_MM**2
-    kernel = inside.astype(float)
-    return np.asarray(kernel / kernel.sum(), dtype=np.float64)
-
-
-def _peak(image: Volume, mask: NDArray[np.bool_]) -> float:
-    kernel = peak_kernel(image.spacing_mm)
-    pad = [k // 2 for k in kernel.shape]
-    where = np.argwhere(mask)
-    low = np.maximum(where.min(axis=0) - pad, 0)
-    high = np.minimum(where.max(axis=0) + np.array(pad) + 1, mask.shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
-    local = ndimage.correlate(np.asarray(image.array, dtype=float)[box], kernel, mode="nearest")
-    return float(local[mask[box]].max())

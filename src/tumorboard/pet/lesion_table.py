@@ -64,9 +64,13 @@ class LesionPetRecord:
             raise InputError(f"lesion record needs a positive label and volume, got {self}")
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary (floats rounded to 6 significant digits)."""
+        """Plain JSON-ready dictionary (floats rounded to 10 significant digits).
+
+        Ten digits keep every value within 1e-9 of the measurement, so the
+        summary agrees with ``measure`` and ``radiomics`` to 1e-6.
+        """
         return {
-            key: (float(f"{value:.6g}") if isinstance(value, float) else value)
+            key: (float(f"{value:.10g}") if isinstance(value, float) else value)
             for key, value in asdict(self).items()
         }
 

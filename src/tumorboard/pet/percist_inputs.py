@@ -3,9 +3,13 @@
 PERCIST 1.0 (Wahl et al., J Nucl Med 2009) measures the SULpeak of the hottest
 lesion, requires it to exceed the measurability threshold of the liver
 (1.5 x SULmean + 2 SD) or blood pool (2.0 x mean + 2 SD) at baseline, and
-requires two scans to be comparable: liver SULmean within 20 % and 0.3 SUL
-units, uptake time within 15 minutes, both scans 50-70 min after injection
-(FDG), the injected dose within 20 %.
+requires two scans to be comparable: liver SULmean differing by less than
+20 % and less than 0.3 SUL units (strict: 2.0 -> 2.3 is not comparable),
+uptake time within 15 minutes, both scans 50-70 min after injection (FDG),
+the injected dose within 20 %.
+
+Floating point: a change equal to a limit up to rounding (``2.3 - 2.0`` is
+``0.29999999999999982``) counts as reaching the limit (:func:`_below`).
 
 These records carry no pixels; the response category is decided in
 :mod:`tumorboard.criteria` from them.
@@ -102,6 +106,11 @@ class Comparability:
         return self.liver_ok and self.uptake_time_ok and self.dose_ok
 
 
+def _below(value: float, limit: float) -> bool:
+    """``value < limit``, with a value equal to ``limit`` up to rounding not below it."""
+    return value < limit and not math.isclose(value, limit, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def compare_scans(baseline: PercistScan, follow_up: PercistScan) -> Comparability:
     """Apply the PERCIST comparability checks and the SULpeak change.
 
@@ -116,14 +125,13 @@ def compare_scans(baseline: PercistScan, follow_up: PercistScan) -> Comparabilit
     """
     notes = []
     liver_delta = follow_up.liver_sul_mean - baseline.liver_sul_mean
-    liver_ok = (
-        abs(liver_delta) / baseline.liver_sul_mean <= LIVER_MAX_RELATIVE_CHANGE
-        and abs(liver_delta) <= LIVER_MAX_ABSOLUTE_CHANGE_SUL
-    )
+    liver_ok = _below(
+        abs(liver_delta) / baseline.liver_sul_mean, LIVER_MAX_RELATIVE_CHANGE
+    ) and _below(abs(liver_delta), LIVER_MAX_ABSOLUTE_CHANGE_SUL)
     if not liver_ok:
         notes.append(
             f"liver SULmean changed from {baseline.liver_sul_mean:.2f} to "
-            f"{follow_up.liver_sul_mean:.2f} (limit 20 % and 0.3)"
+            f"{follow_up.liver_sul_mean:.2f} (must differ by less than 20 % and 0.3 SUL)"
         )
     uptake_delta = abs(follow_up.uptake_time_s - baseline.uptake_time_s)
     uptake_ok = uptake_delta <= UPTAKE_TIME_MAX_DIFFERENCE_S

@@ -238,11 +238,24 @@ def register_rigid(
     Returns
     -------
     RegistrationResult
+
+    Raises
+    ------
+    InputError
+        If a pyramid setting is invalid, an image holds NaN or infinite
+        voxels (checked before SimpleITK sees them), or the optimiser fails.
     """
     if len(shrink_factors) != len(smoothing_sigmas) or not shrink_factors:
         raise InputError("shrink_factors and smoothing_sigmas need the same, non-zero length")
     if not 0 < sampling_fraction <= 1:
         raise InputError(f"sampling_fraction must be in (0, 1], got {sampling_fraction}")
+    for name, volume in (("fixed image", fixed), ("moving image", moving)):
+        bad = int(np.count_nonzero(~np.isfinite(volume.array)))
+        if bad:  # checked here: ITK would fail with a multi-line dump
+            raise InputError(
+                f"{name}: {bad} voxel(s) are NaN or infinite; rigid registration needs "
+                "finite intensities"
+            )
     fixed_image = to_sitk(fixed)
     moving_image = to_sitk(moving)
     if initial is None:

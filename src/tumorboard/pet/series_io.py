@@ -27,6 +27,7 @@ from tumorboard.errors import DicomError
 from tumorboard.imaging.dicom_scan import DicomSeries, DicomSlice, RawHeader, scan_dicom_folder
 from tumorboard.imaging.dicom_volume import series_to_volume
 from tumorboard.imaging.volume import Volume
+from tumorboard.pet.body_size import LbmFormula
 from tumorboard.pet.suv_header import SUV_HEADER_TAGS, SuvConversion, grouped_suv_conversion
 
 
@@ -52,6 +53,19 @@ class PetSeries:
     def suvbw(self) -> Volume:
         """The series in SUVbw (a new array; ``activity`` is left unchanged)."""
         return self.conversion.suvbw(self.activity)
+
+    def sul(self, formula: LbmFormula | str = LbmFormula.JANMAHASATIAN) -> Volume:
+        """The series in SUL: SUVbw times lean body mass / weight (float32, unit ``SUL``).
+
+        Raises
+        ------
+        InputError
+            If the lean body mass is unknown (no height or sex in the header).
+        """
+        suvbw = self.suvbw
+        ratio = self.conversion.sul_per_suvbw(formula)
+        array = np.multiply(np.asarray(suvbw.array), ratio, dtype=np.float32)
+        return suvbw.with_array(array, unit="SUL")
 
 
 def read_pet_series(

@@ -2,8 +2,11 @@
 
 The reference patient's anatomy (:func:`tumorboard.phantoms.torso.reference_anatomy`,
 the whole-body grid shared with the WB-DWI exams) with five neuroendocrine
-lesions of known uptake on 68Ga-DOTATATE (baseline and follow-up) and 18F-FDG
-(baseline and follow-up), and normal-organ uptake per tracer.
+lesions of known uptake on 68Ga-DOTATATE and 18F-FDG before PRRT ("baseline":
+the PRRT baseline of January 2025, not the patient's first DOTATATE, which was
+at week 24 of the everolimus line) and four months after it ("follow-up"),
+and normal-organ uptake per tracer. Dates and the patient identifier come from
+:data:`tumorboard.phantoms.patients.NET_PATIENT`.
 Lesion 5, a bone metastasis, is FDG-avid with SSTR uptake below the liver, so
 the NETPET grade (P4a) and the PRRT failing-lesion summary have something to
 say; lesion 4 is a 1.8 cm node (Krenning small-lesion caution).
@@ -44,6 +47,7 @@ from scipy import ndimage
 from tumorboard.imaging.dicom_write import write_dicom_series
 from tumorboard.imaging.nifti import write_nifti
 from tumorboard.imaging.volume import Volume
+from tumorboard.phantoms.patients import NET_PATIENT
 from tumorboard.phantoms.torso import Tissue, reference_anatomy
 
 PSF_FWHM_MM = 6.0
@@ -129,20 +133,37 @@ class PetTimepoint:
     half_life_s: float
 
 
-_BASE = datetime(2025, 3, 10, 9, 0, 0)
+def _at(event: str, hours: int, minutes: int = 0) -> datetime:
+    """A time of day on the date of a NET-patient timeline event."""
+    return datetime.combine(NET_PATIENT.date_of(event), datetime.min.time()) + timedelta(
+        hours=hours, minutes=minutes
+    )
+
+
+#: The four scans: the PRRT work-up pair and the pair four months after PRRT
+#: (dates from :data:`tumorboard.phantoms.patients.NET_PATIENT`; "baseline" is
+#: the PRRT baseline, not the patient's first DOTATATE, which was at week 24).
 TIMEPOINTS = (
-    PetTimepoint("dotatate_baseline", "dotatate", "GE", 401, "Ga68 DOTATATE baseline",
-                 _BASE, _BASE + timedelta(minutes=55), 150e6, 4062.6),
-    PetTimepoint("dotatate_followup", "dotatate", "Philips", 402, "Ga68 DOTATATE follow-up",
-                 _BASE + timedelta(days=120), _BASE + timedelta(days=120, minutes=62), 160e6,
-                 4062.6),
-    PetTimepoint("fdg_baseline", "fdg", "Siemens", 403, "FDG baseline",
-                 _BASE + timedelta(days=2, hours=1), _BASE + timedelta(days=2, hours=2),
+    PetTimepoint("dotatate_baseline", "dotatate", "GE", 401, "Ga68 DOTATATE pre-PRRT",
+                 _at("pet-dotatate-pre-prrt", 9), _at("pet-dotatate-pre-prrt", 9, 55),
+                 150e6, 4062.6),
+    PetTimepoint("dotatate_followup", "dotatate", "Philips", 402, "Ga68 DOTATATE post-PRRT",
+                 _at("pet-dotatate-post-prrt", 9), _at("pet-dotatate-post-prrt", 10, 2),
+                 160e6, 4062.6),
+    PetTimepoint("fdg_baseline", "fdg", "Siemens", 403, "FDG pre-PRRT",
+                 _at("pet-fdg-pre-prrt", 10), _at("pet-fdg-pre-prrt", 11),
                  300e6, 6586.2),
-    PetTimepoint("fdg_followup", "fdg", "Siemens", 404, "FDG follow-up",
-                 _BASE + timedelta(days=121, hours=1),
-                 _BASE + timedelta(days=121, hours=2, minutes=5), 310e6, 6586.2),
+    PetTimepoint("fdg_followup", "fdg", "Siemens", 404, "FDG post-PRRT",
+                 _at("pet-fdg-post-prrt", 10), _at("pet-fdg-post-prrt", 11, 5),
+                 310e6, 6586.2),
 )
+#: Timeline event of each timepoint key.
+TIMEPOINT_EVENTS = {
+    "dotatate_baseline": "pet-dotatate-pre-prrt",
+    "dotatate_followup": "pet-dotatate-post-prrt",
+    "fdg_baseline": "pet-fdg-pre-prrt",
+    "fdg_followup": "pet-fdg-post-prrt",
+}
 # fmt: on
 
 
@@ -294,7 +315,7 @@ def write_pet_case(
     folder.mkdir(parents=True, exist_ok=True)
     study = {
         "patient_name": "TUMORBOARD^PET",
-        "patient_id": "TB-PET-0001",
+        "patient_id": NET_PATIENT.patient_id,
         "patient_sex": SEX,
         "patient_weight_kg": WEIGHT_KG,
         "patient_size_m": HEIGHT_M,
@@ -329,6 +350,7 @@ def write_pet_case(
         scale_facts[tp.key] = {
             "vendor": tp.vendor,
             "tracer": tp.tracer,
+            "event": TIMEPOINT_EVENTS[tp.key],
             "suvbw_scale_g_per_bq": scale_g_per_bq,
             "decayed_dose_bq": decayed_dose_bq(tp),
             "scan_datetime": tp.scan_start.isoformat(),
@@ -342,6 +364,7 @@ def write_pet_case(
         mask = (organs == int(Tissue[name.upper()])) & lesion_free
         write_nifti(case.organs.with_array(mask.astype(np.uint8)), folder / f"{name}.nii.gz")
     truth = {
+        "patient": NET_PATIENT.key,
         "weight_kg": WEIGHT_KG,
         "height_m": HEIGHT_M,
         "sex": SEX,

@@ -8,7 +8,7 @@ own 3 mm grid through a known rigid transform (the patient moved between the
 scans), blurred by a 5 mm FWHM point-spread function and given seeded noise.
 The remnant is isointense on MRI (nothing to see) but hot on methionine PET.
 
-:attr:`PituitaryCase.truth` maps MRI points to PET points, the convention of
+:attr:`PituitaryCase.truth_mri_to_pet` maps MRI points to PET points, the convention of
 :func:`tumorboard.pet.registration.register_rigid` (MRI fixed, PET moving).
 """
 
@@ -18,7 +18,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from scipy import ndimage
 from tumorboard.imaging.dicom_write import write_dicom_series
 from tumorboard.imaging.nifti import write_nifti
 from tumorboard.imaging.volume import Volume
-from tumorboard.pet.registration import RigidTransform
+from tumorboard.phantoms.patients import PITUITARY_PATIENT
 
 MRI_VOXEL_MM = 1.5
 MRI_SHAPE_ZYX = (104, 136, 112)
@@ -160,14 +160,14 @@ class PituitaryCase:
         Anatomical labels (:data:`LABELS`) on the MRI grid.
     pet_suv : Volume
         Methionine PET in SUVbw on its own grid (moving image).
-    truth : RigidTransform
-        MRI point -> PET point.
+    truth_mri_to_pet : ndarray, shape (4, 4)
+        Homogeneous matrix mapping MRI LPS points to PET LPS points.
     """
 
     mri: Volume
     mri_labels: Volume
     pet_suv: Volume
-    truth: RigidTransform
+    truth_mri_to_pet: NDArray[np.float64]
 
     @property
     def expected_remnant_ratio(self) -> float:
@@ -175,9 +175,33 @@ class PituitaryCase:
         return PET_SUV[10] / PET_SUV[5]
 
 
-def true_transform() -> RigidTransform:
-    """The known MRI-to-PET misalignment, rotating about the sella."""
-    return RigidTransform.from_euler(TRUE_ANGLES_DEG, TRUE_TRANSLATION_MM, (0.0, 0.0, 0.0))
+def true_transform() -> NDArray[np.float64]:
+    """The known MRI-to-PET misalignment as a 4x4 homogeneous matrix (``q = R p + t``).
+
+    ITK's Euler order: ``R = Rz @ Rx @ Ry`` for the angles
+    :data:`TRUE_ANGLES_DEG` about x, y, z (right-handed, about the LPS origin),
+    ``t`` = :data:`TRUE_TRANSLATION_MM`.
+
+    Examples
+    --------
+    >>> matrix = true_transform()
+    >>> bool(np.allclose(matrix[:3, :3] @ matrix[:3, :3].T, np.eye(3)))
+    True
+    """
+    ax, ay, az = (math.radians(a) for a in TRUE_ANGLES_DEG)
+    rx = np.array([[1, 0, 0], [0, math.cos(ax), -math.sin(ax)], [0, math.sin(ax), math.cos(ax)]])
+    ry = np.array([[math.cos(ay), 0, math.sin(ay)], [0, 1, 0], [-math.sin(ay), 0, math.cos(ay)]])
+    rz = np.array([[math.cos(az), -math.sin(az), 0], [math.sin(az), math.cos(az), 0], [0, 0, 1]])
+    matrix = np.eye(4)
+    matrix[:3, :3] = rz @ rx @ ry
+    matrix[:3, 3] = TRUE_TRANSLATION_MM
+    return matrix
+
+
+def _apply_inverse(matrix: NDArray[np.float64], points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Map points ``(..., 3)`` through the inverse of a rigid homogeneous matrix."""
+    rotation, translation = matrix[:3, :3], matrix[:3, 3]
+    return np.asarray((points - translation) @ rotation)
 
 
 def build_pituitary_case(seed: int = 20250311) -> PituitaryCase:
@@ -202,7 +226,7 @@ def build_pituitary_case(seed: int = 20250311) -> PituitaryCase:
     pet_grid = _grid(PET_SHAPE_ZYX, PET_VOXEL_MM, (3.0, 5.0, 10.0))
     subsample = 2
     pet_points = _points(pet_grid, subsample)
-    anatomy_points = truth.inverse().apply(pet_points)
+    anatomy_points = _apply_inverse(truth, pet_points)
     suv_table = np.zeros(256, np.float32)
     for label, value in PET_SUV.items():
         suv_table[label] = value
@@ -221,7 +245,7 @@ def build_pituitary_case(seed: int = 20250311) -> PituitaryCase:
         mri=mri_grid.with_array(mri, unit="a.u."),
         mri_labels=mri_grid.with_array(labels, unit="label"),
         pet_suv=pet_grid.with_array(pet.astype(np.float32), unit="g/ml"),
-        truth=truth,
+        truth_mri_to_pet=truth,
     )
 
 
@@ -235,11 +259,11 @@ def write_pituitary_case(case: PituitaryCase, folder: str | os.PathLike[str]) ->
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    scan = datetime(2025, 4, 2, 10, 20, 0)
+    scan = datetime.combine(PITUITARY_PATIENT.date_of("pet-methionine"), time(10, 20, 0))
     injection = scan - timedelta(minutes=20)
     study = {
         "patient_name": "TUMORBOARD^PITUITARY",
-        "patient_id": "TB-PIT-0001",
+        "patient_id": PITUITARY_PATIENT.patient_id,
         "patient_sex": "F",
         "patient_weight_kg": WEIGHT_KG,
         "patient_size_m": HEIGHT_M,
@@ -298,7 +322,7 @@ def write_pituitary_case(case: PituitaryCase, folder: str | os.PathLike[str]) ->
     write_nifti(case.mri_labels, folder / "mri_labels.nii.gz")
     truth = {
         "labels": LABELS,
-        "mri_to_pet_matrix": case.truth.matrix.tolist(),
+        "mri_to_pet_matrix": case.truth_mri_to_pet.tolist(),
         "angles_deg": list(TRUE_ANGLES_DEG),
         "translation_mm": list(TRUE_TRANSLATION_MM),
         "remnant_center_lps_mm": list(REMNANT_CENTER_LPS),

@@ -57,5 +57,5 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "response_criteria": ["RECIST 1.1", "Choi", "PERCIST"],
         "prrt": "not-eligible",
     },
-    "pituitary": {"refractoriness": "biochemical and structural"},
+    "pituitary": {"refractoriness": "biochemical"},
 }

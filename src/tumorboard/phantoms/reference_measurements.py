@@ -17,6 +17,10 @@ on a targeted agent after surgery and a somatostatin analogue):
   progression under every criteria (iRECIST iCPD).
 
 :data:`EXPECTED` lists the responses the engine must give; the demo checks them.
+The table is plain CSV rows (no import of the criteria engine, which is the
+code under test): :mod:`tumorboard.pipeline.demo_reference` parses them.
+Timepoint dates come from the NET patient's timeline
+(:data:`tumorboard.phantoms.patients.NET_PATIENT`).
 :func:`synthetic_ct` draws a contrast CT of any timepoint whose lesions have the
 table's sizes and densities, so ``tumorboard measure`` can be checked against it.
 """
@@ -28,13 +32,11 @@ import io
 
 import numpy as np
 
-from tumorboard.criteria.measurements_csv import parse_measurement_rows
-from tumorboard.criteria.records import PatientSeries
-from tumorboard.criteria.selection import DrugClass, PatientInfo, PreviousTreatment
 from tumorboard.errors import InputError
 from tumorboard.imaging.volume import Volume
+from tumorboard.phantoms.patients import NET_PATIENT
 
-PATIENT_ID = "TB-REF-0001"
+PATIENT_ID = NET_PATIENT.patient_id
 COLUMNS = (
     "patient_id",
     "timepoint",
@@ -52,13 +54,9 @@ COLUMNS = (
     "status",
     "sul_sd",
 )
-TIMEPOINTS = (
-    ("pre-baseline", "2023-10-02"),
-    ("baseline", "2024-01-08"),
-    ("week-12", "2024-04-01"),
-    ("week-24", "2024-06-24"),
-    ("week-36", "2024-09-16"),
-    ("week-48", "2024-12-09"),
+TIMEPOINTS = tuple(
+    (label, NET_PATIENT.date_of(f"ct-{label}").isoformat())
+    for label in ("pre-baseline", "baseline", "week-12", "week-24", "week-36", "week-48")
 )
 # lesion: (organ, role, is_node, per timepoint: (LD, SA, HU, viable, SULpeak, status) or None)
 _LESIONS: dict[str, tuple[str, str, bool, tuple[tuple[str, ...] | None, ...]]] = {
@@ -233,21 +231,15 @@ def reference_measurements_csv() -> str:
     return buffer.getvalue()
 
 
-def reference_series() -> PatientSeries:
-    """The reference patient's :class:`PatientSeries` (pre-baseline scan attached)."""
-    (series,) = parse_measurement_rows(reference_measurement_rows(), COLUMNS)
-    return series
-
-
-def reference_patient_info() -> PatientInfo:
-    """Treatment context of the reference patient."""
-    return PatientInfo(
-        study_id="TUMORBOARD-DEMO",
-        drug_class=DrugClass.TARGETED,
-        drug="everolimus",
-        tumour="pancreatic NET G2, liver and nodal metastases",
-        previous_treatments=(PreviousTreatment.SURGERY, PreviousTreatment.SOMATOSTATIN_ANALOGUE),
-    )
+#: Treatment context of the reference patient, as plain values (the case-report
+#: form's ``PatientInfo`` fields; drug class and previous treatments by their codes).
+PATIENT_CONTEXT: dict[str, object] = {
+    "study_id": "TUMORBOARD-DEMO",
+    "drug_class": "targeted",
+    "drug": "everolimus",
+    "tumour": "pancreatic NET G2, liver and nodal metastases",
+    "previous_treatments": ("surgery", "somatostatin-analogue"),
+}
 
 
 # ------------------------------------------------------------ synthetic CT

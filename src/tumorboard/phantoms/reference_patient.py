@@ -38,10 +38,11 @@ from tumorboard.imaging.nifti import write_nifti
 from tumorboard.imaging.volume import Volume
 from tumorboard.outputs import output_directory
 from tumorboard.phantoms import wbdwi_case
+from tumorboard.phantoms.patients import BREAST_PATIENT
 from tumorboard.phantoms.torso import reference_anatomy
 
 #: Bump when the phantom's content changes, so caches are rebuilt.
-PHANTOM_VERSION = "4"
+PHANTOM_VERSION = "5"
 STATIONS = 4
 STATION_SLICES = 44
 STATION_OVERLAP_SLICES = 4
@@ -55,7 +56,7 @@ _MANUFACTURERS = {
 #: Synthetic identity; real identities never appear in logs, messages or exports.
 _PATIENT = {
     "patient_name": "TUMORBOARD^REFERENCE",
-    "patient_id": "TB-REF-0001",
+    "patient_id": BREAST_PATIENT.patient_id,
     "patient_birth_date": "19640312",
     "patient_sex": "F",
     "patient_weight_kg": 68.0,

@@ -35,10 +35,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from tumorboard.dwi.response_classes import ClassBounds, ResponseClass, classify_response
 from tumorboard.imaging.volume import Volume
-from tumorboard.lesions.adc_histogram import adc_statistics
 from tumorboard.phantoms.lesion_growth import growth_order, smooth_noise
+from tumorboard.phantoms.patients import BREAST_PATIENT
 from tumorboard.phantoms.torso import Anatomy, Tissue, reference_anatomy
 
 SEED = 20240611
@@ -48,19 +47,19 @@ NOISE_SD = 3.0
 #: Truth volumes (ml) and mean tumour ADC (um^2/s) of the six exams.
 EXAM_VOLUMES_ML = (384.0, 290.0, 235.0, 698.0, 617.0, 883.0)
 EXAM_MEAN_ADC_UM2_PER_S = (704.0, 971.0, 933.0, 712.0, 956.0, 904.0)
-EXAM_DATES = (
-    dt.date(2025, 1, 15),
-    dt.date(2025, 4, 16),
-    dt.date(2025, 7, 16),
-    dt.date(2025, 10, 15),
-    dt.date(2026, 1, 14),
-    dt.date(2026, 4, 15),
-)
+EXAM_DATES = tuple(BREAST_PATIENT.date_of(f"wbdwi-exam{exam}") for exam in range(1, 7))
 EXAM_LINES = ("baseline", "first-line", "first-line", "relapse", "second-line", "second-line")
 #: Vendor style of the b-value attribute, per exam (the reader must handle all).
 EXAM_VENDORS = ("standard", "siemens", "ge", "philips", "standard", "siemens")
 #: Reference exam (1-based) for the response classes of each exam.
 EXAM_REFERENCE = (1, 1, 1, 1, 4, 4)
+#: The published class rule, restated here as literal numbers so that the
+#: truth never comes from the code under test: a tumour voxel is green when its
+#: ADC is at least 1500 um^2/s, yellow when it is at least the reference exam's
+#: 95th-centile tumour ADC (numpy's default linear percentile) but below 1500,
+#: and red below that.
+TRUTH_GREEN_LOWER_UM2_PER_S = 1500.0
+TRUTH_YELLOW_LOWER_PERCENTILE = 95.0
 
 #: Normal tissue (S0 a.u., ADC um^2/s) at a STIR-prepared WB-DWI.
 TISSUE_SIGNAL: dict[Tissue, tuple[float, float]] = {
@@ -405,30 +404,89 @@ def build_exam(exam: int, anatomy: Anatomy | None = None) -> WbdwiExam:
     )
 
 
+def _truth_statistics(adc_um2_per_s: NDArray[np.float64]) -> dict[str, float]:
+    """ADC statistics of the truth, in plain numpy (definitions as the contract states).
+
+    Percentiles by linear interpolation (type 7), sample SD (ddof 1), population
+    skewness and excess kurtosis (central moment ratios m3/m2^1.5 and m4/m2^2 - 3).
+    """
+    values = np.asarray(adc_um2_per_s, dtype=np.float64)
+    mean = float(values.mean())
+    centred = values - mean
+    m2 = float(np.mean(centred**2))
+    m3 = float(np.mean(centred**3))
+    m4 = float(np.mean(centred**4))
+    p05, p10, p25, p75, p90, p95 = (
+        float(v) for v in np.percentile(values, (5, 10, 25, 75, 90, 95))
+    )
+    statistics = {
+        "mean": mean,
+        "median": float(np.median(values)),
+        "sd": float(values.std(ddof=1)),
+        "p05": p05,
+        "p10": p10,
+        "p25": p25,
+        "p75": p75,
+        "p90": p90,
+        "p95": p95,
+        "skewness": m3 / m2**1.5,
+        "kurtosis": m4 / m2**2 - 3.0,
+    }
+    return {key: round(value, 4) for key, value in statistics.items()}
+
+
+def truth_class_masks(
+    tumour_adc_um2_per_s: NDArray[np.float64], yellow_lower_um2_per_s: float
+) -> dict[str, NDArray[np.bool_]]:
+    """Red, yellow and green voxels of a tumour ADC sample, by the literal published rule.
+
+    Parameters
+    ----------
+    tumour_adc_um2_per_s : ndarray
+        Generating ADC of the tumour voxels.
+    yellow_lower_um2_per_s : float
+        The reference exam's generating 95th-centile tumour ADC.
+
+    Returns
+    -------
+    dict of str to ndarray of bool
+        ``red``, ``yellow``, ``green``; every voxel is in exactly one.
+
+    Examples
+    --------
+    >>> masks = truth_class_masks(np.array([700.0, 1000.0, 1500.0]), 900.0)
+    >>> [int(masks[name].sum()) for name in ("red", "yellow", "green")]
+    [1, 1, 1]
+    """
+    adc = np.asarray(tumour_adc_um2_per_s, dtype=np.float64)
+    green = adc >= TRUTH_GREEN_LOWER_UM2_PER_S
+    yellow = (adc >= yellow_lower_um2_per_s) & ~green
+    return {"red": ~green & ~yellow, "yellow": yellow, "green": green}
+
+
 def exam_truth(exam: int) -> dict[str, object]:
-    """Truth summary of one exam: volume, ADC statistics, class volumes, lesions."""
+    """Truth summary of one exam: volume, ADC statistics, class volumes, lesions.
+
+    Everything comes from the generating fields: the lesion voxel counts, the
+    generating ADC of each tumour voxel, and the class rule restated with
+    literal numbers (:data:`TRUTH_GREEN_LOWER_UM2_PER_S`, the reference exam's
+    generating 95th centile).
+    """
     grid = reference_anatomy().labels
     voxel_ml = grid.voxel_volume_ml
     labels = exam_lesion_labels(exam).array
     tumour_adc = exam_tumour_adc(exam, labels)
     reference = EXAM_REFERENCE[exam - 1]
     reference_labels = exam_lesion_labels(reference).array
-    reference_p95 = float(np.percentile(exam_tumour_adc(reference, reference_labels), 95))
-    adc_map = np.zeros(labels.shape)
-    adc_map.ravel()[np.flatnonzero(labels.ravel())] = tumour_adc
-    classes = classify_response(adc_map, labels > 0, ClassBounds(reference_p95))
-    class_ml = {
-        name: float((classes == value).sum() * voxel_ml)
-        for name, value in (
-            ("red", ResponseClass.RED),
-            ("yellow", ResponseClass.YELLOW),
-            ("green", ResponseClass.GREEN),
-        )
-    }
-    flat = labels.ravel()
+    reference_p95 = float(
+        np.percentile(exam_tumour_adc(reference, reference_labels), TRUTH_YELLOW_LOWER_PERCENTILE)
+    )
+    masks = truth_class_masks(tumour_adc, reference_p95)
+    class_ml = {name: float(mask.sum() * voxel_ml) for name, mask in masks.items()}
+    tumour_labels = labels.ravel()[np.flatnonzero(labels.ravel())]
     lesions = []
     for lesion in LESIONS:
-        voxels = flat == lesion.lesion_id
+        voxels = tumour_labels == lesion.lesion_id
         count = int(voxels.sum())
         if count:
             lesions.append(
@@ -436,7 +494,7 @@ def exam_truth(exam: int) -> dict[str, object]:
                     "lesion_id": lesion.lesion_id,
                     "name": lesion.name,
                     "volume_ml": round(count * voxel_ml, 4),
-                    "mean_adc_um2_per_s": round(float(adc_map.ravel()[voxels].mean()), 2),
+                    "mean_adc_um2_per_s": round(float(tumour_adc[voxels].mean()), 2),
                 }
             )
     return {
@@ -446,10 +504,11 @@ def exam_truth(exam: int) -> dict[str, object]:
         "vendor_style": EXAM_VENDORS[exam - 1],
         "b_values_s_per_mm2": list(B_VALUES_S_PER_MM2),
         "noise_sd": NOISE_SD,
-        "total_diffusion_volume_ml": round(float((labels > 0).sum() * voxel_ml), 4),
-        "adc_um2_per_s": adc_statistics(tumour_adc).as_dict(),
+        "total_diffusion_volume_ml": round(float(tumour_labels.size * voxel_ml), 4),
+        "adc_um2_per_s": _truth_statistics(tumour_adc),
         "reference_exam": reference,
         "yellow_lower_um2_per_s": round(reference_p95, 3),
-        "classes_ml": {key: round(value, 4) for key, value in class_ml.items()},
+        "green_lower_um2_per_s": TRUTH_GREEN_LOWER_UM2_PER_S,
+        "classes_ml": {name: round(class_ml[name], 4) for name in ("red", "yellow", "green")},
         "lesions": lesions,
     }

@@ -28,6 +28,7 @@ from tumorboard.dce.fit import FitResult
 from tumorboard.dce.lesion_summary import LesionSummary
 from tumorboard.dce.tissue_curves import check_tissue_curve
 from tumorboard.errors import InputError
+from tumorboard.privacy import SafeWriter
 
 #: Frame times of CURVES.csv and AIF.csv must agree to this fraction of the
 #: shortest frame interval (rounding of the written times, nothing more).
@@ -205,7 +206,7 @@ def write_params_csv(
     """Write ``PARAMS.csv``: ``curve``, parameters, (``delay_s``), ``r2``, ``converged``."""
     header = ["curve", *parameters, *(["delay_s"] if with_delay else []), "r2", "converged"]
     with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = SafeWriter(handle)
         writer.writerow(header)
         for i, name in enumerate(names):
             row: list[Any] = [name, *[format_value(result.parameters[p][i]) for p in parameters]]
@@ -220,7 +221,7 @@ def write_lesions_csv(
 ) -> None:
     """Write ``lesions.csv``: one row per lesion with the median of every parameter."""
     with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = SafeWriter(handle)
         writer.writerow(
             ["lesion", "n_voxels", "failed_fraction", *[f"{p}_median" for p in parameters]]
         )

@@ -66,7 +66,7 @@ def run_demo(
     phantom = ensure_reference_patient(cache_dir, rebuild=rebuild)
     sections: list[DemoSection] = []
     failures: list[SectionFailure] = []
-    with output_directory(out, force=True) as staging:
+    with output_directory(out, force=True, inputs=[phantom]) as staging:
         (staging / DEMO_MARKER).write_text("tumorboard demo output\n")
         context = DemoContext(phantom_dir=phantom, out_dir=staging)
         for name in SECTION_MODULES:

@@ -21,7 +21,9 @@ from tumorboard.criteria.selection import choose_criteria
 from tumorboard.guide import parse_facts, run_guide
 from tumorboard.lesions.diameters import measure_lesion_intensity, measure_lesion_sizes
 from tumorboard.phantoms import reference_measurements as reference
+from tumorboard.phantoms.patients import NET_PATIENT
 from tumorboard.phantoms.reference_facts import REFERENCE_NET_FACTS
+from tumorboard.pipeline import demo_reference
 from tumorboard.pipeline.demo_section import DemoContext, DemoSection
 from tumorboard.pipeline.dwi_compare import comparison_rows, read_assessed_exam
 from tumorboard.report.crf import (
@@ -40,7 +42,7 @@ SEED = 20261121
 
 def _measurement_check(checks: dict[str, bool]) -> str:
     """Measure the synthetic CT of some timepoints and compare with the table."""
-    series = reference.reference_series()
+    series = demo_reference.reference_series()
     by_label = {tp.label: tp for tp in series.timepoints}
     rng = np.random.default_rng(SEED)
     dz, dy, dx = reference.CT_SPACING_MM
@@ -85,8 +87,8 @@ def run_section(context: DemoContext) -> DemoSection:
     """Assess the reference patient under all criteria and render its CRF."""
     out = context.out_dir / SLUG
     out.mkdir(parents=True, exist_ok=True)
-    series = reference.reference_series()
-    info = reference.reference_patient_info()
+    series = demo_reference.reference_series()
+    info = demo_reference.reference_patient_info()
     (out / "measurements.csv").write_text(reference.reference_measurements_csv(), encoding="utf-8")
     criteria = choose_criteria([series], None)
     assessments = assess_patient(series, criteria)
@@ -143,7 +145,11 @@ def run_section(context: DemoContext) -> DemoSection:
         + measured
     )
     return DemoSection(
-        slug=SLUG, title="Response criteria and case-report form", html=fragment, checks=checks
+        slug=SLUG,
+        title="Response criteria and case-report form",
+        html=fragment,
+        checks=checks,
+        patient=NET_PATIENT.heading(*(f"ct-{label}" for label, _ in reference.TIMEPOINTS)),
     )
 
 

@@ -21,10 +21,12 @@ import numpy as np
 from tumorboard.dwi.response_classes import ClassBounds, ResponseClass, classify_response
 from tumorboard.imaging.diffusion_dicom import read_diffusion_series
 from tumorboard.imaging.nifti import read_nifti
+from tumorboard.phantoms.patients import BREAST_PATIENT
 from tumorboard.phantoms.torso import BRIGHT_NORMAL_STRUCTURES
 from tumorboard.pipeline.demo_section import DemoContext, DemoSection
 from tumorboard.pipeline.dwi_assess import (
     ExamAssessment,
+    ExamName,
     ReferenceExam,
     assess_exam,
     write_assessment,
@@ -61,12 +63,14 @@ def run_section(context: DemoContext) -> DemoSection:
     )
     rows: list[_ExamRow] = []
     assessments: dict[int, ExamAssessment] = {}
+    names: dict[int, ExamName] = {}
     for exam in EXAMS:
         exam_dir = context.phantom_dir / "wbdwi" / f"exam{exam}"
         truth = json.loads((exam_dir / "truth" / "truth.json").read_text())
         reference_exam = int(truth["reference_exam"])
+        names[exam] = ExamName(f"exam {exam}", truth["date"])
         reference = (
-            ReferenceExam.from_assessment(assessments[reference_exam])
+            ReferenceExam.from_assessment(assessments[reference_exam], names[reference_exam])
             if reference_exam != exam
             else None
         )
@@ -80,6 +84,7 @@ def run_section(context: DemoContext) -> DemoSection:
             target,
             title=f"Exam {exam} ({truth['date']}, {truth['line']})",
             reference_label=f"exam {reference_exam}",
+            exam=names[exam],
         )
         vs_first = (
             summary["classes_ml"]
@@ -92,19 +97,32 @@ def run_section(context: DemoContext) -> DemoSection:
         rows.append(
             _ExamRow(exam, truth["date"], truth["line"], summary, truth, vs_first, vs_second_line)
         )
-    histogram_figure(
-        {f"exam {e}": assessments[e].histogram for e in EXAMS},
-        out / "histograms_all_exams.png",
-        yellow_lower_um2_per_s=assessments[1].statistics.p95,
-        title="Tumour ADC histograms of the six exams (classes shaded against exam 1)",
-    )
+    # one overlay per reference exam, shaded against it, as the exams' MIPs are
+    for reference_exam, members in _by_reference(rows).items():
+        histogram_figure(
+            {f"exam {e}": assessments[e].histogram for e in members},
+            out / f"histograms_vs_exam{reference_exam}.png",
+            yellow_lower_um2_per_s=assessments[reference_exam].statistics.p95,
+            title=f"Tumour ADC histograms (classes shaded against {names[reference_exam].text})",
+        )
     checks = _truth_checks(rows)
     return DemoSection(
         slug="dwi",
         title="Whole-body diffusion MRI tumour load",
         html=_html(rows, checks),
         checks=checks,
+        patient=BREAST_PATIENT.heading(),
     )
+
+
+def _by_reference(rows: list[_ExamRow]) -> dict[int, list[int]]:
+    """Exams grouped by the reference exam of their classes (the reference first)."""
+    groups: dict[int, list[int]] = {}
+    for row in rows:
+        reference = int(row.truth["reference_exam"])
+        groups.setdefault(reference, [reference] if reference != row.exam else [])
+        groups[reference].append(row.exam)
+    return groups
 
 
 def _class_volumes(assessment: ExamAssessment, reference: ExamAssessment) -> dict[str, float]:
@@ -146,7 +164,8 @@ def _fmt(value: float, digits: int = 0) -> str:
 def _html(rows: list[_ExamRow], checks: dict[str, bool]) -> str:
     head = (
         "<tr><th>exam</th><th>date</th><th>therapy</th><th>volume (ml)</th>"
-        "<th>truth (ml)</th><th>&Delta; vol vs 1</th><th>mean ADC</th><th>median</th>"
+        "<th>truth (ml)</th><th>&Delta; vol vs the exam's reference (as its MIP)</th>"
+        "<th>mean ADC</th><th>median</th>"
         "<th>SD</th><th>p95</th><th>kurtosis</th>"
         "<th>green / yellow / red (ml) vs exam 1</th>"
         "<th>green / yellow / red (ml) vs exam 4</th><th>largest red cluster</th></tr>"
@@ -163,18 +182,16 @@ def _html(rows: list[_ExamRow], checks: dict[str, bool]) -> str:
             if cluster
             else "none"
         )
-        first_volume = rows[0].summary["total_diffusion_volume_ml"]
-        change = (
-            None
-            if row.exam == rows[0].exam
-            else 100.0 * (s["total_diffusion_volume_ml"] - first_volume) / first_volume
+        change = s.get("tdv_change_pct")
+        change_text = (
+            "" if change is None else f"{change:+.1f} % vs {html.escape(s['reference_exam'])}"
         )
         body.append(
             "<tr>"
             f"<td>{row.exam}</td><td>{html.escape(row.date)}</td><td>{html.escape(row.line)}</td>"
             f"<td>{_fmt(s['total_diffusion_volume_ml'], 1)}</td>"
             f"<td>{_fmt(row.truth['total_diffusion_volume_ml'], 1)}</td>"
-            f"<td>{'' if change is None else _fmt(change, 1) + ' %'}</td>"
+            f"<td>{change_text}</td>"
             f"<td>{_fmt(adc['mean'])}</td><td>{_fmt(adc['median'])}</td><td>{_fmt(adc['sd'])}</td>"
             f"<td>{_fmt(adc['p95'])}</td><td>{adc['kurtosis']:.2f}</td>"
             f"<td>{_classes_cell(classes)}</td>"
@@ -201,8 +218,13 @@ def _html(rows: list[_ExamRow], checks: dict[str, bool]) -> str:
         f'<table class="data">{head}{"".join(body)}</table>'
         f'<p class="checks">{verdict}</p>'
         f'<div class="mips">{mips}</div>'
-        '<figure><img src="dwi/histograms_all_exams.png" alt="ADC histograms">'
-        "<figcaption>Relative-frequency ADC histograms of the six exams</figcaption></figure>"
+        + "".join(
+            f'<figure><img src="dwi/histograms_vs_exam{reference}.png" alt="ADC histograms">'
+            f"<figcaption>Relative-frequency ADC histograms of exams "
+            f"{', '.join(str(e) for e in members)}, classes shaded against exam {reference}"
+            "</figcaption></figure>"
+            for reference, members in _by_reference(rows).items()
+        )
     )
 
 

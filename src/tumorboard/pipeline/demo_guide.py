@@ -17,9 +17,10 @@ import html
 import math
 from pathlib import Path
 
-from tumorboard.cli.common import write_json
 from tumorboard.guide import parse_facts, run_guide
+from tumorboard.json_output import write_json
 from tumorboard.phantoms import pet_case
+from tumorboard.phantoms.patients import NET_PATIENT, PITUITARY_PATIENT
 from tumorboard.phantoms.reference_facts import (
     EXPECTED,
     REFERENCE_NET_FACTS,
@@ -45,9 +46,9 @@ LARGE_RADIUS_MM = 15.0
 TABLE_FEATURES = (
     ("morph.vol", "", "volume (ml)", 1e-3),
     ("morph.sphericity", "", "sphericity", 1.0),
-    ("loc.peak.local", "", "SUVpeak (local)", 1.0),
-    ("stat.max", "", "SUVmax", 1.0),
-    ("stat.mean", "", "SUVmean", 1.0),
+    ("loc.peak.local", "", "SUVpeak (IBSI local, 4 mm grid)", 1.0),
+    ("stat.max", "", "SUVmax (4 mm grid)", 1.0),
+    ("stat.mean", "", "SUVmean (4 mm grid)", 1.0),
     ("stat.skew", "", "skewness", 1.0),
     ("cm.joint.entr", "3D, averaged", "GLCM joint entropy", 1.0),
 )
@@ -97,6 +98,10 @@ def run_section(context: DemoContext) -> DemoSection:
         title="Reading guide and radiomics",
         html="\n".join(parts),
         checks=checks,
+        patient=(
+            f"{NET_PATIENT.heading('pet-dotatate-pre-prrt', 'pet-fdg-pre-prrt')} "
+            f"(guide and radiomics); {PITUITARY_PATIENT.heading()} (guide)"
+        ),
     )
 
 
@@ -162,7 +167,9 @@ def _radiomics_table(lesions: tuple[LesionFeatures, ...]) -> str:
     csv_link = Path(SLUG) / "radiomics_features.csv"
     return (
         "<h3>Radiomics of the target lesions (baseline 68Ga-DOTATATE, preset pet)</h3>\n"
-        "<p>IBSI features through mirp; column headings give the IBSI abbreviation. "
+        "<p>IBSI features through mirp on the preset's grid resampled to 4 mm (the SUV "
+        "values of the PET section are on the acquired voxels); column headings give the "
+        "IBSI abbreviation. "
         f'All values with IBSI codes and acquisition parameters: <a href="{csv_link}">'
         "radiomics_features.csv</a>.</p>\n"
         f'<table class="data"><tr><th>label</th><th>site</th>{head}</tr>\n'

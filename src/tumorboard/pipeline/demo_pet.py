@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from tumorboard.cli.common import write_json
 from tumorboard.criteria.engine import assess_patient
 from tumorboard.criteria.records import (
     LIVER_REFERENCE_ID,
@@ -35,6 +34,7 @@ from tumorboard.criteria.records import (
 from tumorboard.errors import TumorboardError
 from tumorboard.imaging.dicom_volume import read_series_volume
 from tumorboard.imaging.nifti import read_nifti
+from tumorboard.json_output import write_json
 from tumorboard.pet.krenning import equivalent_diameter_mm, krenning_score
 from tumorboard.pet.lesion_table import LesionPetRecord, lesion_records
 from tumorboard.pet.liver_reference import ReferenceKind, liver_reference, organ_reference
@@ -49,6 +49,7 @@ from tumorboard.pet.registration import (
 )
 from tumorboard.pet.series_io import read_pet_series
 from tumorboard.phantoms import pet_case, pituitary_case
+from tumorboard.phantoms.patients import NET_PATIENT, PITUITARY_PATIENT
 from tumorboard.pipeline.demo_section import DemoContext, DemoSection
 from tumorboard.report.fusion_figure import fused_figure
 
@@ -361,7 +362,8 @@ def run_section(context: DemoContext) -> DemoSection:
         scans[tp.key] = (conversion, tp)
         rule = conversion.scan_time_rule.value if conversion.scan_time_rule else "-"
         timepoint_rows.append(
-            [tp.description, f"{tp.vendor} {conversion.units.value}", rule, f"{scale:.4e}"]
+            [f"{tp.description} ({tp.scan_start.date().isoformat()})"]
+            + [f"{tp.vendor} {conversion.units.value}", rule, f"{scale:.4e}"]
             + [f"{ratio:.3f}", _fmt(liver.mean * ratio), _fmt(liver.sd * ratio)]
             + [_fmt(float(suv.array.max()), 1)]
         )
@@ -373,6 +375,15 @@ def run_section(context: DemoContext) -> DemoSection:
             "spleen_suvbw_mean": spleen.mean,
             "lesions": [r.to_json() for r in rows],
         }
+    first_sstr = NET_PATIENT.first_use("dotatate")
+    parts.append(
+        "<p>The NET patient's PRRT work-up (68Ga-DOTATATE and FDG PET before the first "
+        "177Lu-DOTATATE cycle on "
+        f"{NET_PATIENT.date_of('prrt-cycle-1').isoformat()}) and the same pair four months "
+        "after it. 'Baseline' here is the PRRT baseline: the patient's first DOTATATE PET was "
+        f"on {first_sstr.isoformat() if first_sstr else '-'} (week 24 of the everolimus line "
+        "in the case-report form section).</p>"
+    )
     parts.append("<h3>SUV conversion per timepoint (vendor-neutral QIBA rules)</h3>")
     parts.append(_table(TIMEPOINT_HEADERS, timepoint_rows))
 
@@ -498,6 +509,10 @@ def run_section(context: DemoContext) -> DemoSection:
         title="PET: SUV across vendors, Krenning, NETPET, PERCIST, PET/MR fusion",
         html="\n".join(parts),
         checks=checks,
+        patient=(
+            f"{NET_PATIENT.heading(*pet_case.TIMEPOINT_EVENTS.values())} "
+            f"(SUV, Krenning, NETPET, PERCIST); {PITUITARY_PATIENT.heading()} (PET/MR fusion)"
+        ),
     )
 
 

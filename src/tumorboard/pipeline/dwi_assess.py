@@ -9,7 +9,7 @@ and parsing arguments belong to the caller (CLI or demo).
 
 from __future__ import annotations
 
-import csv
+import datetime as dt
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -31,6 +31,7 @@ from tumorboard.dwi.adc import (
 from tumorboard.dwi.noise import background_noise_sd
 from tumorboard.dwi.response_classes import ClassBounds, ResponseClass, classify_response
 from tumorboard.errors import InputError
+from tumorboard.imaging.input_limits import load_json_file
 from tumorboard.imaging.nifti import write_nifti
 from tumorboard.imaging.volume import Volume
 from tumorboard.lesions.adc_histogram import (
@@ -39,6 +40,7 @@ from tumorboard.lesions.adc_histogram import (
     adc_histogram,
     adc_statistics,
 )
+from tumorboard.privacy import write_csv
 from tumorboard.segment.components import LargestComponent, largest_component
 from tumorboard.segment.tumour_load import (
     SegmentationOptions,
@@ -47,6 +49,80 @@ from tumorboard.segment.tumour_load import (
 )
 
 DEFAULT_COMPUTED_B_S_PER_MM2 = 1000.0
+
+
+@dataclass(frozen=True)
+class ExamName:
+    """How an exam is named wherever its numbers appear: a label and the exam date.
+
+    Attributes
+    ----------
+    label : str
+        Reader's label (``"exam 1"``, ``"baseline"``); may be empty.
+    date : str or None
+        Exam date, ISO ``YYYY-MM-DD``.
+
+    Examples
+    --------
+    >>> ExamName("exam 4", "2025-03-10").text
+    'exam 4 (2025-03-10)'
+    >>> ExamName("", None).text
+    'reference exam'
+    """
+
+    label: str = ""
+    date: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.date is not None:
+            try:
+                dt.date.fromisoformat(self.date)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"exam date must be ISO YYYY-MM-DD, got {self.date!r}"[:200]
+                ) from None
+
+    @property
+    def text(self) -> str:
+        """``label (date)``, or whichever of the two is known."""
+        if self.label and self.date:
+            return f"{self.label} ({self.date})"
+        return self.label or self.date or "reference exam"
+
+    def as_json(self) -> dict[str, str | None]:
+        """The ``exam`` block of ``summary.json``."""
+        return {"label": self.label, "date": self.date}
+
+    @classmethod
+    def from_json(cls, value: object, where: str) -> ExamName | None:
+        """Read an ``exam`` block (None when the summary predates it)."""
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise InputError(f"{where}: exam must be an object with label and date")
+        label, date = value.get("label", ""), value.get("date")
+        if not isinstance(label, str) or not (date is None or isinstance(date, str)):
+            raise InputError(f"{where}: exam label and date must be text")
+        try:
+            return cls(label, date)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ExclusionSource:
+    """Where the exclusion mask came from, recorded in ``summary.json`` settings.
+
+    Attributes
+    ----------
+    sha256 : tuple of str
+        SHA-256 of each exclusion file, in the order given.
+    labels : tuple of int or None
+        Labels removed; None means every non-zero label.
+    """
+
+    sha256: tuple[str, ...] = ()
+    labels: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +142,7 @@ class ReferenceExam:
     total_diffusion_volume_ml: float
     adc_median_um2_per_s: float
     adc_p95_um2_per_s: float
+    name: ExamName | None = None
 
     def __post_init__(self) -> None:
         for name in ("total_diffusion_volume_ml", "adc_median_um2_per_s", "adc_p95_um2_per_s"):
@@ -83,19 +160,22 @@ class ReferenceExam:
             If the file is missing, not JSON, or lacks a required field.
         """
         path = Path(path)
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"reference summary {path}: file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"reference summary {path}: not valid JSON ({exc})") from None
+        payload = load_json_file(path, what="reference summary")  # size/depth/number limits
         try:
             adc = payload["adc_um2_per_s"]
+            values = (payload["total_diffusion_volume_ml"], adc["median"], adc["p95"])
+            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+                raise InputError(
+                    "total_diffusion_volume_ml and adc_um2_per_s median and p95 must be numbers"
+                )
             return cls(
-                total_diffusion_volume_ml=float(payload["total_diffusion_volume_ml"]),
-                adc_median_um2_per_s=float(adc["median"]),
-                adc_p95_um2_per_s=float(adc["p95"]),
+                total_diffusion_volume_ml=float(values[0]),
+                adc_median_um2_per_s=float(values[1]),
+                adc_p95_um2_per_s=float(values[2]),
+                name=ExamName.from_json(payload.get("exam"), "exam"),
             )
+        except InputError as exc:
+            raise InputError(f"reference summary {path}: {exc}") from None
         except (KeyError, TypeError) as exc:
             raise InputError(
                 f"reference summary {path}: missing field {exc} (expected the summary.json "
@@ -105,12 +185,15 @@ class ReferenceExam:
             raise InputError(f"reference summary {path}: {exc}") from None
 
     @classmethod
-    def from_assessment(cls, assessment: ExamAssessment) -> ReferenceExam:
-        """Use an assessment made in the same run as the reference."""
+    def from_assessment(
+        cls, assessment: ExamAssessment, name: ExamName | None = None
+    ) -> ReferenceExam:
+        """Use an assessment made in the same run as the reference (named ``name``)."""
         return cls(
             total_diffusion_volume_ml=assessment.total_diffusion_volume_ml,
             adc_median_um2_per_s=assessment.statistics.median,
             adc_p95_um2_per_s=assessment.statistics.p95,
+            name=name,
         )
 
 
@@ -146,6 +229,12 @@ class ExamAssessment:
         The segmentation settings used.
     weighted : bool
         Whether the ADC fit was weighted.
+    min_b_s_per_mm2 : float
+        b-values below this were left out of the ADC fit.
+    exclusion_given : bool
+        Whether an exclusion mask was applied.
+    exclusion_source : ExclusionSource or None
+        Files and labels of the exclusion mask.
     """
 
     b_values_s_per_mm2: tuple[float, ...]
@@ -161,6 +250,9 @@ class ExamAssessment:
     fit: AdcFit
     options: SegmentationOptions
     weighted: bool = False
+    min_b_s_per_mm2: float = 0.0
+    exclusion_given: bool = False
+    exclusion_source: ExclusionSource | None = None
 
     @property
     def grid(self) -> Volume:
@@ -226,6 +318,7 @@ def assess_exam(
     exclusion: NDArray[np.bool_] | None = None,
     reference: ReferenceExam | None = None,
     image_names: Mapping[float, str] | None = None,
+    exclusion_source: ExclusionSource | None = None,
 ) -> ExamAssessment:
     """Assess tumour load and diffusion response of one WB-DWI exam.
 
@@ -247,6 +340,8 @@ def assess_exam(
         Pre-treatment exam; without it the exam is its own reference.
     image_names : mapping of float to str, optional
         Name of each b-value's image in error messages (e.g. its file).
+    exclusion_source : ExclusionSource, optional
+        Files and labels the exclusion mask came from (recorded in the settings).
 
     Returns
     -------
@@ -308,15 +403,41 @@ def assess_exam(
         fit=fit,
         options=options,
         weighted=weighted,
+        min_b_s_per_mm2=float(min_b_s_per_mm2),
+        exclusion_given=exclusion is not None,
+        exclusion_source=exclusion_source,
     )
 
 
-def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
-    """The ``summary.json`` content (no patient identifiers, no file paths)."""
+def reference_text(assessment: ExamAssessment, reference_label: str = "") -> str:
+    """The name of the exam the changes and classes of ``assessment`` refer to.
+
+    The reference's own name (label and date) when it has one, else
+    ``reference_label``; ``"this exam"`` when the exam is its own reference.
+    """
+    reference = assessment.reference
+    if reference is None:
+        return "this exam"
+    if reference.name is not None:
+        return reference.name.text
+    return reference_label or "reference exam"
+
+
+def summary_payload(
+    assessment: ExamAssessment, exam: ExamName | None = None, reference_label: str = ""
+) -> dict[str, Any]:
+    """The ``summary.json`` content (no patient identifiers, no file paths).
+
+    ``exam`` names this exam (label and date); ``reference_label`` names the
+    reference exam when its :class:`ReferenceExam` carries no name.
+    """
+    from tumorboard.pipeline.dwi_plausibility import plausibility_flags
+
     segmentation = assessment.segmentation
     kept = [c for c in segmentation.components if c.kept]
     payload: dict[str, Any] = {
         "tumorboard_version": __version__,
+        "exam": (exam or ExamName()).as_json(),
         "b_values_s_per_mm2": list(assessment.b_values_s_per_mm2),
         "computed_b_s_per_mm2": assessment.computed_b_s_per_mm2,
         "threshold": round(segmentation.threshold, 4),
@@ -333,6 +454,8 @@ def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
         # the curation table: every candidate component, kept or removed (see "kept")
         "components": [c.as_row() for c in segmentation.components],
         "classes_reference": "given" if assessment.reference else "self",
+        # the one reference of every percentage and class of this exam
+        "reference_exam": reference_text(assessment, reference_label),
         "yellow_lower_um2_per_s": round(assessment.class_bounds.yellow_lower_um2_per_s, 4),
         "green_lower_um2_per_s": assessment.class_bounds.green_lower_um2_per_s,
         "classes_ml": {k: round(v, 4) for k, v in assessment.class_volumes_ml().items()},
@@ -348,9 +471,13 @@ def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
             "fraction_of_red": round(cluster.fraction_of_mask, 4),
         }
     )
+    payload["plausibility_flags"] = plausibility_flags(assessment)
     reference = assessment.reference
     if reference is not None:
+        name = reference.name or ExamName(reference_label)
         payload["reference"] = {
+            "label": name.label,
+            "date": name.date,
             "total_diffusion_volume_ml": reference.total_diffusion_volume_ml,
             "adc_median_um2_per_s": reference.adc_median_um2_per_s,
             "adc_p95_um2_per_s": reference.adc_p95_um2_per_s,
@@ -370,15 +497,29 @@ def summary_payload(assessment: ExamAssessment) -> dict[str, Any]:
 def _settings(assessment: ExamAssessment) -> dict[str, Any]:
     """The analysis settings, so a reader can reproduce or curate the result."""
     options = assessment.options
+    source = assessment.exclusion_source
+    exclusion: dict[str, Any] | None = None
+    if assessment.exclusion_given:
+        exclusion = {
+            "files_sha256": list(source.sha256) if source else [],
+            "labels": "all non-zero"
+            if source is None or source.labels is None
+            else list(source.labels),
+        }
     return {
         "adc_fit_b_values_s_per_mm2": list(assessment.fit.b_values_s_per_mm2),
         "adc_fit_weighted": assessment.weighted,
+        "min_b_s_per_mm2": assessment.min_b_s_per_mm2,
+        "computed_b_s_per_mm2": assessment.computed_b_s_per_mm2,
         "noise_floor": round(assessment.fit.noise_floor, 4),
+        "threshold": options.threshold if options.threshold_sd is None else None,
         "threshold_sd": options.threshold_sd,
         "adc_window_um2_per_s": [options.adc_min_um2_per_s, options.adc_max_um2_per_s],
         "min_component_ml": options.min_component_ml,
         "keep_components": sorted(options.keep_components),
         "remove_components": sorted(options.remove_components),
+        "green_lower_um2_per_s": assessment.class_bounds.green_lower_um2_per_s,
+        "exclusion": exclusion,
     }
 
 
@@ -393,6 +534,7 @@ def write_assessment(
     figures: bool = True,
     title: str = "",
     reference_label: str = "",
+    exam: ExamName | None = None,
 ) -> dict[str, Any]:
     """Write the contract outputs of ``dwi assess`` into ``directory``.
 
@@ -407,7 +549,10 @@ def write_assessment(
     title : str
         First line of the figure titles, e.g. ``"Exam 2 (2025-04-16)"``.
     reference_label : str
-        How the reference exam is named in the figures (e.g. ``"exam 1"``).
+        How the reference exam is named when its :class:`ReferenceExam` has no
+        name (e.g. ``"exam 1"``).
+    exam : ExamName, optional
+        This exam's label and date (recorded in ``summary.json``).
 
     Returns
     -------
@@ -454,7 +599,7 @@ def write_assessment(
         ],
         fieldnames=["bin_lower_um2_per_s", "bin_upper_um2_per_s", "voxels", "relative_frequency"],
     )
-    summary = summary_payload(assessment)
+    summary = summary_payload(assessment, exam, reference_label)
     with open(directory / "summary.json", "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, allow_nan=False)
         handle.write("\n")
@@ -468,7 +613,8 @@ def write_assessment(
             assessment.classes,
             directory / "mip.png",
             title=heading,
-            subtitle=summary_subtitle(summary, reference_label),
+            subtitle=summary_subtitle(summary),
+            warnings=summary["plausibility_flags"],
             yellow_lower_um2_per_s=bounds.yellow_lower_um2_per_s,
             green_lower_um2_per_s=bounds.green_lower_um2_per_s,
         )
@@ -477,13 +623,13 @@ def write_assessment(
             directory / "histogram.png",
             yellow_lower_um2_per_s=bounds.yellow_lower_um2_per_s,
             green_lower_um2_per_s=bounds.green_lower_um2_per_s,
-            title=f"{heading}: tumour ADC histogram",
+            title=(
+                f"{heading}: tumour ADC histogram\nclasses shaded against "
+                f"{summary['reference_exam']}"
+            ),
         )
     return summary
 
 
 def _write_csv(path: Path, rows: Sequence[Mapping[str, object]], fieldnames: list[str]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fieldnames)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(path, fieldnames, rows)

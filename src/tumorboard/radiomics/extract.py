@@ -27,7 +27,6 @@ import multiprocessing
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from tumorboard.imaging.volume import Volume
 from tumorboard.radiomics.ibsi_codes import FeatureCode, decode_mirp_name
 from tumorboard.radiomics.presets import Preset, PresetSpec, load_preset
 from tumorboard.radiomics.spatial_autocorrelation import exact_mirp_spatial_features
+from tumorboard.worker_pool import process_pool
 
 #: Margin kept around each lesion: the local intensity peak uses a 1 cm^3
 #: sphere (radius 6.2 mm) around each voxel; 10 mm covers it with room to spare.
@@ -49,6 +49,14 @@ ALIGNMENT_SEARCH_VOXELS = 16
 #: Most grey levels a fixed-bin-size preset may produce in one lesion (a GLCM
 #: of 2000 x 2000 levels per direction is already 32 MB).
 MAX_GREY_LEVELS = 2000
+#: Largest absolute intensity accepted. Far beyond any physical unit (CT
+#: -1024..3e4 HU, PET SUV < 1e3 or activity < 1e8 Bq/ml, MR signal < 1e7),
+#: and small enough that ranges, squares and bin counts stay exact in float64;
+#: a larger value is a broken rescale or a corrupt file, never a tissue.
+MAX_ABS_INTENSITY = 1e9
+#: Most intensity-volume-histogram levels when a preset does not discretise
+#: the IVH (one level per whole unit, e.g. per HU: 100,000 covers any CT).
+MAX_IVH_LEVELS = 100_000
 _PRESET_UNITS = {"CT": "HU", "PT": "SUV", "MR": "any"}
 #: mirp's metadata columns (not features) start with these prefixes.
 _METADATA_PREFIXES = ("image_", "sample_name")
@@ -194,6 +202,12 @@ def extract_lesion_features(
     intensities = np.asarray(image.array, dtype=np.float64)
     if not np.all(np.isfinite(intensities)):
         raise InputError("radiomics image contains NaN or infinite values")
+    peak = float(np.max(np.abs(intensities))) if intensities.size else 0.0
+    if peak > MAX_ABS_INTENSITY:
+        raise InputError(
+            f"radiomics image has intensities up to {peak:.3g} in magnitude, more than "
+            f"{MAX_ABS_INTENSITY:g}; a broken rescale or a corrupt file?"
+        )
     if spec.modality == "CT":
         intensities = np.round(intensities)  # IBSI: CT intensities are integers
     tasks = [
@@ -229,6 +243,18 @@ def _check_grey_levels(values: NDArray[np.floating[Any]], label: int, spec: Pres
     of grey levels and texture matrices that exhaust the memory.
     """
     settings = spec.mirp_settings
+    if values.size:
+        whole_levels = math.floor(float(values.max())) - math.floor(float(values.min())) + 1
+        for key, limit in (
+            ("base_discretisation_method", MAX_GREY_LEVELS),
+            ("ivh_discretisation_method", MAX_IVH_LEVELS),
+        ):
+            if settings.get(key) == "none" and whole_levels > limit:
+                raise InputError(
+                    f"label {label}: preset {spec.preset.value} does not discretise "
+                    f"({key.split('_')[0]}), and intensities {float(values.min()):g} to "
+                    f"{float(values.max()):g} span {whole_levels} levels, more than {limit}"
+                )
     if settings.get("base_discretisation_method") != "fixed_bin_size":
         return
     width = float(settings["base_discretisation_bin_width"])
@@ -365,7 +391,7 @@ def _run(tasks: list[_Task], workers: int) -> list[list[tuple[str, float]]]:
     if workers <= 1:
         return [_features_of(task) for task in tasks]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+    with process_pool(workers, method) as pool:  # workers die with this process
         return list(pool.map(_features_of, tasks))
 
 

@@ -41,12 +41,15 @@ class RadiomicsInputs:
         Acquisition record of the image.
     label_names : dict of int to str
         Names of the labels when the source has them (RTSTRUCT ROI names).
+    sul_per_suvbw : float or None
+        Lean body mass / weight of a PET DICOM series (for SULpeak), else None.
     """
 
     image: Volume
     labels: Volume
     acquisition: AcquisitionParameters
     label_names: dict[int, str]
+    sul_per_suvbw: float | None = None
 
 
 def load_radiomics_inputs(
@@ -78,12 +81,18 @@ def load_radiomics_inputs(
     GeometryError
         If the labels are not on the image's grid.
     """
-    image, acquisition = _read_image(Path(image_path))
+    image, acquisition, sul_ratio = _read_image(Path(image_path))
     labels, names = _read_labels(Path(labels_path), image, roi_names)
     what = f"label map {Path(labels_path).name}"
     image.require_same_geometry(labels, what, "the image")
     _check_labels(labels, what)
-    return RadiomicsInputs(image=image, labels=labels, acquisition=acquisition, label_names=names)
+    return RadiomicsInputs(
+        image=image,
+        labels=labels,
+        acquisition=acquisition,
+        label_names=names,
+        sul_per_suvbw=sul_ratio,
+    )
 
 
 def _check_labels(labels: Volume, what: str) -> None:
@@ -101,7 +110,7 @@ def _is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(_NIFTI_SUFFIXES)
 
 
-def _read_image(path: Path) -> tuple[Volume, AcquisitionParameters]:
+def _read_image(path: Path) -> tuple[Volume, AcquisitionParameters, float | None]:
     if path.is_dir():
         from tumorboard.imaging.dicom_scan import scan_dicom_folder
         from tumorboard.imaging.dicom_volume import series_to_volume
@@ -114,14 +123,15 @@ def _read_image(path: Path) -> tuple[Volume, AcquisitionParameters]:
             )
         where = f"image folder {path.name}: {series[0].label}"
         header = series[0].slices[0].dataset
+        sul_ratio = None
         if series[0].modality.upper() == "PT":
-            volume = _suv_volume(series[0], where)
+            volume, sul_ratio = _suv_volume(series[0], where)
             unit = "SUVbw"
         else:
             volume = series_to_volume(series[0].slices, what=where)
             unit = _unit(header)
         acquisition = acquisition_from_header(header, volume.spacing_mm, unit)
-        return volume, acquisition
+        return volume, acquisition, sul_ratio
     if not path.exists():
         raise InputError(f"image {path}: file not found")
     if not _is_nifti(path):
@@ -130,20 +140,25 @@ def _read_image(path: Path) -> tuple[Volume, AcquisitionParameters]:
     if volume.array.ndim != 3:
         raise InputError(f"image {path}: expected a 3-D image, got shape {volume.shape}")
     dz, dy, dx = volume.spacing_mm
-    return volume, AcquisitionParameters(
+    acquisition = AcquisitionParameters(
         modality="", spacing_z_mm=dz, spacing_y_mm=dy, spacing_x_mm=dx, unit=volume.unit
     )
+    return volume, acquisition, None
 
 
-def _suv_volume(series: Any, where: str) -> Volume:
-    """A PET series in SUVbw: the ``pet`` preset's bins are in SUV, not Bq/ml."""
+def _suv_volume(series: Any, where: str) -> tuple[Volume, float | None]:
+    """A PET series in SUVbw (the ``pet`` preset's bins are in SUV) and its SUL ratio."""
     from tumorboard.pet.series_io import pet_series
 
     try:
         pet = pet_series(series, weight_kg=None, where=where)
     except DicomError as exc:
         raise DicomError(f"{exc} (radiomics of PET needs SUV; or give an SUV NIfTI)") from None
-    return pet.suvbw
+    try:
+        ratio: float | None = pet.conversion.sul_per_suvbw()
+    except InputError:
+        ratio = None  # no height or sex: SULpeak is left out
+    return pet.suvbw, ratio
 
 
 def _unit(header: Any) -> str:

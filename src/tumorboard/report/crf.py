@@ -1,11 +1,16 @@
 """The standardized imaging case-report form (CRF): JSON, HTML, PDF, SDTM and SR exports.
 
-The form follows the NET reading guide: patient and exam identity; imaging
-procedures used; dates of baseline and nadir; previous treatments; up to
-five target lesions with location, size, density (HU) and SULpeak; and the
-conclusion -- response against baseline and against nadir under every
+The form carries every field of Table 1 of the NET reading guide (listed
+against the form in ``docs/crf_schema.md``): name and date of birth (the
+identified form only), imaging date and id; imaging procedures used; dates of
+baseline and nadir; previous treatments (ticked, unticked or unknown); up to
+five target lesions with location, size, density (HU), SUVmax and SULpeak;
+the conclusion -- response against baseline and against nadir under every
 criteria applied, the recommended criteria marked, the strict RECIST
-reading beside the new-baseline-lesion reading with its reason.
+reading beside the new-baseline-lesion reading with its reason -- and
+Table 1's criteria by type of drug with their CR/PR/SD/PD definitions. The
+PDF repeats table headers and the patient id on every page, numbers its
+pages and never splits a table row.
 
 This module is the entry point; the work is split by concern:
 
@@ -21,7 +26,6 @@ promises into a staging folder.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -31,8 +35,10 @@ from typing import Any
 from tumorboard.criteria.records import Criteria
 from tumorboard.criteria.response_table import RESPONSE_COLUMNS
 from tumorboard.criteria.selection import PatientInfo
+from tumorboard.privacy import write_csv
 from tumorboard.report.crf_deid import Disclosure, study_day
 from tumorboard.report.crf_model import (
+    CRF_IDENTITY_KEYS,
     CRF_PATIENT_KEYS,
     CRF_SCHEMA,
     CRF_SCHEMA_VERSION,
@@ -50,6 +56,7 @@ from tumorboard.report.sdtm import sdtm_tables, write_sdtm
 from tumorboard.report.wbdwi_table import deidentified_rows, render_wbdwi_fragment
 
 __all__ = [
+    "CRF_IDENTITY_KEYS",
     "CRF_PATIENT_KEYS",
     "CRF_SCHEMA",
     "CRF_SCHEMA_VERSION",
@@ -108,14 +115,16 @@ def write_assessment_outputs(
     if guide is not None:
         from tumorboard.report.guide_html import render_guide_fragment
 
+        guide = disclosure.shared(guide, [case.series.patient_id for case in cases])
         document["guide"] = guide
         sections.append(("Reading guide", render_guide_fragment(guide)))
+    document = disclosure.shared(document, [case.series.patient_id for case in cases])
     html = render_crf_html(document, extra_sections=sections)
-    with open(folder / "response.csv", "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=(*RESPONSE_COLUMNS, "study_day"))
-        writer.writeheader()
-        for patient in document["patients"]:
-            writer.writerows(patient["assessments"])
+    write_csv(
+        folder / "response.csv",
+        (*RESPONSE_COLUMNS, "study_day"),
+        (row for patient in document["patients"] for row in patient["assessments"]),
+    )
     with open(folder / "crf.json", "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2, allow_nan=False)
         handle.write("\n")

@@ -1,12 +1,16 @@
 """The document model of the standardized imaging case-report form (CRF).
 
-The form follows the NET reading guide: patient and exam identity; imaging
-procedures used (contrast CT, contrast MRI, somatostatin-receptor imaging,
-FDG PET, DOPA PET); dates of baseline and nadir; previous treatments; up to
-five target lesions with location, size, density (HU) and SULpeak; and the
-conclusion -- response against baseline and against nadir under every
-criteria applied, the criteria recommended for the drug marked, the strict
-RECIST reading beside the new-baseline-lesion reading with its reason.
+The form carries every field of Table 1 of the NET reading guide (Rozenblum
+et al. 2020; the mapping is in ``docs/crf_schema.md``): name, date of birth
+(identified form only), imaging date and id; imaging procedures used
+(contrast CT, contrast MRI, somatostatin-receptor imaging, FDG PET, DOPA
+PET); dates of baseline and nadir; previous treatments (ticked, unticked, or
+not given); up to five target lesions with location, size, density (HU),
+SUVmax and SULpeak; the conclusion -- response against baseline and against
+nadir under every criteria applied, the criteria recommended for the drug
+marked, the strict RECIST reading beside the new-baseline-lesion reading
+with its reason -- and Table 1's criteria by type of drug with their CR, PR,
+SD and PD definitions.
 
 One document (:func:`crf_document`, a JSON-ready dict whose layout is
 versioned by :data:`CRF_SCHEMA_VERSION`) feeds every rendering: the JSON
@@ -14,14 +18,22 @@ file, the HTML and the PDF (:mod:`tumorboard.report.crf_render`).
 De-identification is :class:`~tumorboard.report.crf_deid.Disclosure`;
 figures come from :mod:`tumorboard.report.crf_figures`.
 
-JSON layout (``schema`` = ``tumorboard.crf``, ``schema_version`` = 1.0)
+JSON layout (``schema`` = ``tumorboard.crf``, ``schema_version`` = 1.1)
 -------------------------------------------------------------------------
 Top level (:data:`CRF_TOP_KEYS`): ``schema``, ``schema_version``,
 ``generator``, ``deidentified`` (bool), ``study_id``, ``criteria`` (names
-applied) and ``patients`` (list). Each patient (:data:`CRF_PATIENT_KEYS`):
+applied), ``criteria_table`` (Table 1's criteria by type of drug: {criteria,
+criteria_name, type_of_drug, complete_response, partial_response,
+progressive_disease, stable_disease, applied, recommended}) and ``patients``
+(list). Each patient (:data:`CRF_PATIENT_KEYS`):
 
-* ``patient``, ``study_id``, ``tumour``, ``drug``, ``drug_class`` -- text;
-* ``previous_treatments`` -- {treatment: bool} for the nine form entries;
+* ``patient`` (id), ``study_id``, ``tumour``, ``drug``, ``drug_class`` -- text;
+* ``patient_name``, ``birth_date`` -- text from ``--patient`` (empty when not
+  given); present on the identified form only, never on a de-identified one;
+* ``imaging_date`` -- date of the latest imaging on the form;
+* ``previous_treatments`` -- {treatment: true | false | null} for the nine
+  form entries (Table 1's eight and somatostatin analogues); null when the
+  previous treatments were not given (unknown), false when given and unticked;
 * ``baseline`` -- {timepoint, date}; ``nadir`` -- {timepoint, date,
   target_sum_mm} of the RECIST 1.1 sum, or null;
 * ``imaging_procedures_used`` -- {procedure: bool} for contrast CT, contrast
@@ -29,7 +41,7 @@ applied) and ``patients`` (list). Each patient (:data:`CRF_PATIENT_KEYS`):
   ``imaging_by_timepoint`` -- [{timepoint, date, modalities, procedures}];
 * ``target_lesions`` -- up to five [{lesion_id, organ, is_node, measure,
   baseline, latest, readings: [{timepoint, status, size_mm, mean_hu,
-  sul_peak}]}]; ``non_target_lesions`` -- [{lesion_id, organ}];
+  sul_peak, suv_max}]}]; ``non_target_lesions`` -- [{lesion_id, organ}];
 * ``new_lesions`` -- [{lesion_id, organ, modality, first_seen, date, status,
   new_baseline_lesion}];
 * ``conclusion`` -- per criteria {criteria, criteria_name, recommended,
@@ -84,12 +96,14 @@ from tumorboard.criteria.selection import (
     recommended_criteria,
 )
 from tumorboard.criteria.target_sums import Metric, SeriesFacts, target_snapshot
+from tumorboard.errors import InputError
+from tumorboard.report.crf_criteria_table import criteria_table
 from tumorboard.report.crf_deid import Disclosure, study_day
 from tumorboard.report.crf_figures import crf_figures, lesion_size_mm
 
 CRF_SCHEMA = "tumorboard.crf"
 #: Version of the JSON layout; bump the major part on incompatible changes.
-CRF_SCHEMA_VERSION = "1.0"
+CRF_SCHEMA_VERSION = "1.1"
 MAX_FORM_TARGETS = 5
 #: Figures are drawn for at most this many patients (about 0.3 s each).
 MAX_FIGURE_PATIENTS = 20
@@ -101,12 +115,16 @@ CRF_TOP_KEYS = (
     "deidentified",
     "study_id",
     "criteria",
+    "criteria_table",
     "patients",
 )
 #: Keys of each patient in the CRF document; ``figures`` is optional.
 CRF_PATIENT_KEYS = (
     "patient",
+    "patient_name",
+    "birth_date",
     "study_id",
+    "imaging_date",
     "tumour",
     "drug",
     "drug_class",
@@ -137,14 +155,17 @@ PROCEDURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("FDG PET", ("fdg",)),
     ("DOPA PET", ("dopa",)),
 )
+#: Keys that identify the patient: only on the identified form (``--deidentify`` drops them).
+CRF_IDENTITY_KEYS = ("patient_name", "birth_date")
+#: Previous treatments in Table 1's words (somatostatin analogues are tumorboard's addition).
 _TREATMENT_LABELS = {
     PreviousTreatment.SURGERY: "surgery",
     PreviousTreatment.THERMAL_ABLATION: "thermal ablation",
     PreviousTreatment.LIVER_EMBOLIZATION: "liver embolization",
     PreviousTreatment.SIRT: "SIRT",
     PreviousTreatment.PRRT: "PRRT",
-    PreviousTreatment.CHEMOTHERAPY: "chemotherapy",
-    PreviousTreatment.TARGETED: "targeted agents",
+    PreviousTreatment.CHEMOTHERAPY: "chemotherapeutic regimens",
+    PreviousTreatment.TARGETED: "targeted molecular agents",
     PreviousTreatment.IMMUNOTHERAPY: "immunotherapy",
     PreviousTreatment.SOMATOSTATIN_ANALOGUE: "somatostatin analogues",
 }
@@ -235,6 +256,13 @@ def crf_document(
     """
     disclosure = disclosure or Disclosure()
     recommended = set(recommended_criteria(info.drug_class)) if info.drug_class else set()
+    identity = (info.patient_name, info.birth_date)
+    if any(identity) and len(cases) > 1:
+        raise InputError(
+            f"patient_name and birth_date describe one patient; the form has {len(cases)} "
+            "patients (give them only for a single-patient form)"
+        )
+    applied = parse_criteria(criteria)
     patients = [
         disclosure.scrub(
             _patient_document(case, info, recommended, disclosure, with_figures),
@@ -248,7 +276,8 @@ def crf_document(
         "generator": f"tumorboard {__version__}",
         "deidentified": disclosure.deidentify,
         "study_id": info.study_id,
-        "criteria": [c.value for c in parse_criteria(criteria)],
+        "criteria": [c.value for c in applied],
+        "criteria_table": criteria_table(applied, recommended),
         "patients": patients,
     }
 
@@ -306,6 +335,7 @@ def _target_rows(
                     "size_mm": "" if m is None else _number(lesion_size_mm(m)),
                     "mean_hu": "" if m is None else _number(m.mean_hu),
                     "sul_peak": "" if m is None else _number(m.sul_peak),
+                    "suv_max": "" if m is None else _number(m.suv_max),
                 }
             )
         rows.append(
@@ -457,14 +487,21 @@ def _patient_document(
     for row, item in zip(rows, (t for a in case.assessments for t in a.timepoints), strict=True):
         row["date"] = when(item.date)
         row["study_day"] = str(study_day(item.date, base_date))
-    document: dict[str, Any] = {
-        "patient": label,
+    document: dict[str, Any] = {"patient": label}
+    if not disclosure.deidentify:  # identity never reaches a de-identified form
+        document["patient_name"] = info.patient_name
+        document["birth_date"] = info.birth_date
+    document |= {
         "study_id": info.study_id,
+        "imaging_date": when(series.timepoints[-1].date),
         "tumour": info.tumour,
         "drug": info.drug,
         "drug_class": "" if info.drug_class is None else info.drug_class.value,
         "previous_treatments": {
-            _TREATMENT_LABELS[t]: t in info.previous_treatments for t in PreviousTreatment
+            _TREATMENT_LABELS[t]: (t in info.previous_treatments)
+            if info.previous_treatments_known
+            else None
+            for t in PreviousTreatment
         },
         "baseline": {"timepoint": baseline.label, "date": when(base_date)},
         "nadir": _nadir(case, when),

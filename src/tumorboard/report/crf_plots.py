@@ -13,7 +13,11 @@ import base64
 import io
 from collections.abc import Mapping, Sequence
 
+from matplotlib import rc_context
 from matplotlib.figure import Figure
+
+# Figures are decorated with rc_context(text.parse_math=False): labels are user
+# text (lesion ids, timepoints), where a '$' must never start mathtext.
 
 _STATUS_MARKERS = {
     "target": ("o", "#1f77b4"),
@@ -34,6 +38,7 @@ def _to_uri(figure: Figure) -> str:
     return f"data:image/png;base64,{encoded}"
 
 
+@rc_context({"text.parse_math": False})
 def spider_plot(
     days: Sequence[int],
     percent_change: Mapping[str, Sequence[float | None]],
@@ -68,6 +73,7 @@ def spider_plot(
     return _to_uri(figure)
 
 
+@rc_context({"text.parse_math": False})
 def waterfall_plot(best_change: Mapping[str, float], title: str = "Best change") -> str:
     """Bars of the best (lowest) % change, sorted from largest increase to largest decrease."""
     figure = Figure(figsize=(6.0, 2.8))
@@ -86,6 +92,7 @@ def waterfall_plot(best_change: Mapping[str, float], title: str = "Best change")
     return _to_uri(figure)
 
 
+@rc_context({"text.parse_math": False})
 def lesion_timeline_plot(
     timepoints: Sequence[str],
     lesions: Sequence[tuple[str, str, Sequence[bool]]],

@@ -10,7 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tumorboard import __version__
-from tumorboard.pipeline.demo_section import DemoSection
+from tumorboard.report.demo_section import DemoSection
 
 
 @dataclass(frozen=True)

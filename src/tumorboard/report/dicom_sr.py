@@ -2,29 +2,48 @@
 
 Built with highdicom's :class:`~highdicom.sr.Comprehensive3DSR`: one TID 1501
 measurement group per lesion, holding its long axis and short axis (mm) and,
-when recorded, its mean attenuation (HU), with a TID 4108 tracking
+when recorded, its mean attenuation (HU) and its SULpeak (SUV lean body
+mass, derivation "Peak Value Within ROI"), with a TID 4108 tracking
 identifier. The tracking UID is derived from the patient id and the lesion id
 (:func:`tracking_uid`), so the same lesion carries the same UID in the SRs of
 every timepoint -- which is what lets a viewer follow it. Patient and study
 come from the source images (the evidence), so an SR is only written when the
 measured images are DICOM.
+
+Source headers are copied as they are, except that a date or time that is
+not valid DICOM (a birth date written ``1964-03-12``) and a patient sex other
+than ``M``, ``F`` or ``O`` are left empty: they cannot be written, and no
+error message may repeat them. With a :class:`tumorboard.privacy.Deidentifier`
+the source headers go through the DICOM PS3.15 Basic Profile first (patient
+and study attributes removed or replaced, UIDs replaced consistently), the
+tracking UIDs derive from the patient's pseudonym, and the timepoint label,
+lesion identifiers and series description are scrubbed of ids and dates.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import logging
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydicom.dataset import Dataset
+from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
+from pydicom.valuerep import DA, DT, TM
 
 from tumorboard import __version__
 from tumorboard.criteria.records import Criteria, LesionMeasurement, LesionStatus, Timepoint
 from tumorboard.errors import InputError
+from tumorboard.privacy import Deidentifier, Identity
 
 _CRITERIA_CODES = {Criteria.RECIST11: "RECIST1Point1"}
+#: UCUM unit of SUL (SUV normalised to lean body mass), DICOM CID 85.
+_SUL_UNIT = Code("{SUVlbm}g/ml", "UCUM", "Standardized Uptake Value lean body mass")
 
 
 def tracking_uid(patient_id: str, lesion_id: str) -> str:
@@ -57,6 +76,7 @@ def build_measurement_report(
     criteria: Criteria = Criteria.RECIST11,
     series_number: int = 900,
     instance_number: int = 1,
+    deidentifier: Deidentifier | None = None,
 ) -> Dataset:
     """Build the TID 1500 SR of ``timepoint``'s lesion readings.
 
@@ -72,6 +92,9 @@ def build_measurement_report(
         Response criteria named as the measurement method.
     series_number, instance_number : int
         Of the SR.
+    deidentifier : Deidentifier, optional
+        De-identify the SR (see the module notes); give the same salt at
+        every timepoint to keep the tracking UIDs and pseudonym linked.
 
     Returns
     -------
@@ -81,7 +104,8 @@ def build_measurement_report(
     Raises
     ------
     InputError
-        If no source image is given or the images span several studies.
+        If no source image is given, the images span several studies or
+        their headers cannot be copied into an SR.
     """
     import highdicom as hd
     from pydicom.sr.codedict import codes
@@ -92,6 +116,11 @@ def build_measurement_report(
     if len(studies) != 1:
         raise InputError(f"DICOM SR source images span {len(studies)} studies, expected one")
     method = getattr(codes.cid6147, _CRITERIA_CODES.get(criteria, "RECIST1Point1"))
+    sources = [_copyable(image) for image in source_images]
+    scrub = _identity_scrub(patient_id, sources[0], deidentifier)
+    if deidentifier is not None:
+        sources = [deidentifier.dataset(image) for image in sources]
+        patient_id = deidentifier.pseudonym(patient_id)
     groups = []
     for measurement in timepoint.measurements:
         long_axis, short_axis = _size(measurement)
@@ -116,18 +145,27 @@ def build_measurement_report(
                     unit=codes.UCUM.HounsfieldUnit,
                 )
             )
+        if measurement.sul_peak is not None and measurement.status is not LesionStatus.ABSENT:
+            items.append(
+                hd.sr.Measurement(
+                    name=codes.DCM.StandardizedUptakeValue,
+                    value=float(measurement.sul_peak),
+                    unit=_SUL_UNIT,
+                    derivation=codes.DCM.PeakValueWithinROI,
+                )
+            )
         if not items:
             continue
         tracking = hd.sr.TrackingIdentifier(
             uid=tracking_uid(patient_id, measurement.lesion_id),
-            identifier=f"{measurement.lesion_id} ({measurement.role.value}, {measurement.organ})"[
-                :64
-            ],
+            identifier=scrub(
+                f"{measurement.lesion_id} ({measurement.role.value}, {measurement.organ})"
+            )[:64],
         )
         groups.append(
             hd.sr.MeasurementsAndQualitativeEvaluations(
                 tracking_identifier=tracking,
-                time_point_context=hd.sr.TimePointContext(time_point=timepoint.label[:64]),
+                time_point_context=hd.sr.TimePointContext(time_point=scrub(timepoint.label)[:64]),
                 method=method,
                 measurements=items,
             )
@@ -147,20 +185,80 @@ def build_measurement_report(
         imaging_measurements=groups,
     )
     now = dt.datetime.now(dt.UTC)
-    document: Dataset = hd.sr.Comprehensive3DSR(
-        evidence=list(source_images),
-        content=report,
-        series_instance_uid=hd.UID(),
-        series_number=series_number,
-        sop_instance_uid=hd.UID(),
-        instance_number=instance_number,
-        manufacturer="tumorboard",
-        software_versions=__version__,
-        series_description=f"Lesion measurements {timepoint.label}"[:64],
-        content_date=now.date(),
-        content_time=now.time().replace(microsecond=0),
-    )
+    try:
+        with _quiet("highdicom"):
+            document: Dataset = hd.sr.Comprehensive3DSR(
+                evidence=sources,
+                content=report,
+                series_instance_uid=hd.UID(),
+                series_number=series_number,
+                sop_instance_uid=hd.UID(),
+                instance_number=instance_number,
+                manufacturer="tumorboard",
+                software_versions=__version__,
+                series_description=scrub(f"Lesion measurements {timepoint.label}")[:64],
+                content_date=now.date(),
+                content_time=now.time().replace(microsecond=0),
+            )
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        # the message may quote a header value (a name, a date): never shown
+        raise InputError(
+            f"DICOM SR: the source image headers cannot be copied into an SR "
+            f"({type(exc).__name__}); try --deidentify"
+        ) from None
+    if deidentifier is not None:
+        for keyword in _DEID_RECORD:
+            document[keyword] = sources[0][keyword]
     return document
+
+
+#: Attributes recording the de-identification, copied from the de-identified sources.
+_DEID_RECORD = (
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "DeidentificationMethodCodeSequence",
+)
+_TEMPORAL = {"DA": DA, "DT": DT, "TM": TM}
+
+
+def _copyable(header: Dataset) -> Dataset:
+    """A copy of ``header`` whose invalid dates, times and patient sex are empty."""
+    result = copy.deepcopy(header)
+    for element in result:
+        parse = _TEMPORAL.get(element.VR)
+        if parse is None or element.VM != 1 or not element.value:
+            continue
+        try:
+            parse(str(element.value))
+        except ValueError:
+            element.value = None
+    if str(result.get("PatientSex", "") or "") not in ("", "M", "F", "O"):
+        result.PatientSex = None
+    return result
+
+
+def _identity_scrub(
+    patient_id: str, header: Dataset, deidentifier: Deidentifier | None
+) -> Callable[[str], str]:
+    """The scrub of the SR's free text: none, or the de-identifier's text rules."""
+    if deidentifier is None:
+        return lambda text: text
+    identity = Identity(patient_id).merged(Identity.from_dataset(header))
+    return lambda text: deidentifier.text(text, identity)
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library's log and warnings: highdicom quotes header values (patient names)."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def write_measurement_report(document: Dataset, path: str | os.PathLike[str]) -> Path:

@@ -11,7 +11,7 @@ each region; the class volumes in the table count every voxel.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
@@ -19,12 +19,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import rc_context  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 from tumorboard.dwi.response_classes import GREEN_LOWER_UM2_PER_S, ResponseClass  # noqa: E402
 from tumorboard.imaging.volume import Volume  # noqa: E402
 from tumorboard.lesions.adc_histogram import AdcHistogram  # noqa: E402
+
+# Figures are decorated with rc_context(text.parse_math=False): labels and titles
+# are user text (exam labels), where a '$' must never start mathtext.
 
 CLASS_COLOURS = {
     ResponseClass.RED: (0.86, 0.1, 0.1),
@@ -84,17 +88,28 @@ def coronal_mip(
 
 
 def summary_subtitle(summary: Mapping[str, Any], reference_label: str = "") -> str:
-    """Second title line of the figures, from a ``summary.json`` payload.
+    """Second and third title lines of the figures, from a ``summary.json`` payload.
 
-    For example ``"TDV 290.0 ml (-24.5 %) · median ADC 886 µm²/s · classes vs exam 1"``.
+    The change and the classes name their one reference exam (label and date,
+    ``summary["reference_exam"]``; ``reference_label`` only for older summaries).
+
+    Examples
+    --------
+    >>> summary = {"total_diffusion_volume_ml": 290.0, "tdv_change_pct": -24.5,
+    ...            "adc_um2_per_s": {"median": 886.0}, "classes_reference": "given",
+    ...            "reference_exam": "exam 1 (2025-01-08)"}
+    >>> print(summary_subtitle(summary))
+    TDV 290.0 ml (-24.5 %) · median ADC 886 µm²/s
+    change and classes vs exam 1 (2025-01-08)
     """
+    reference = str(summary.get("reference_exam") or reference_label or "reference exam")
     text = f"TDV {summary['total_diffusion_volume_ml']:.1f} ml"
     if "tdv_change_pct" in summary:
         text += f" ({summary['tdv_change_pct']:+.1f} %)"
     text += f" \u00b7 median ADC {summary['adc_um2_per_s']['median']:.0f} \u00b5m\u00b2/s"
     if summary.get("classes_reference") == "self":
-        return text + " \u00b7 classes vs this exam's p95"
-    return text + f" \u00b7 classes vs {reference_label or 'reference exam'}"
+        return text + "\nclasses vs this exam's p95 (no reference exam)"
+    return text + f"\nchange and classes vs {reference}"
 
 
 def class_legend_labels(
@@ -122,6 +137,7 @@ def class_legend_labels(
     }
 
 
+@rc_context({"text.parse_math": False})
 def mip_figure(
     image: Volume,
     classes: Volume | None,
@@ -131,6 +147,7 @@ def mip_figure(
     subtitle: str = "",
     yellow_lower_um2_per_s: float | None = None,
     green_lower_um2_per_s: float = GREEN_LOWER_UM2_PER_S,
+    warnings: Sequence[str] = (),
 ) -> None:
     """Save the coronal inverted-grey MIP with the class overlay as PNG.
 
@@ -148,6 +165,8 @@ def mip_figure(
         Second title line, e.g. the tumour volume and the reference exam.
     yellow_lower_um2_per_s, green_lower_um2_per_s : float
         Class bounds, shown in the legend (ADC in um^2/s).
+    warnings : sequence of str
+        Plausibility flags, printed in red under the title.
     """
     mip, ray_class, extent = coronal_mip(image, classes)
     window = float(np.percentile(mip, 99.5)) or 1.0
@@ -197,12 +216,25 @@ def mip_figure(
     lines = [line for line in (title, subtitle) if line]
     if lines:
         ax.set_title("\n".join(lines), fontsize=9)
+    for row, warning in enumerate(warnings):
+        ax.text(
+            0.5,
+            0.97 - 0.035 * row,
+            f"CHECK: {warning}",
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=6,
+            color="tab:red",
+            wrap=True,
+        )
     fig.tight_layout()
     # the legend sits below the picture so it never hides the thighs
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
+@rc_context({"text.parse_math": False})
 def histogram_figure(
     histograms: Mapping[str, AdcHistogram],
     path: str | os.PathLike[str],

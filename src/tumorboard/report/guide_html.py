@@ -14,8 +14,12 @@ Including the guide in another report (the case-report form, the demo):
   "guide_section.html.j2" %}`` with the ``guide.json`` dict bound to the
   variable ``guide`` renders the same fragment.
 
-The fragment uses the CSS classes ``disclaimer``, ``data`` and ``source``;
-the including page styles them (``guide.html.j2`` shows one way).
+The fragment uses the CSS classes ``disclaimer``, ``data``, ``source`` and
+``quote``; the including page styles them (``guide.html.j2`` shows one way).
+Every recommendation shows its source: the paper, section, verbatim quote
+and source file, or ``tumorboard default`` with its reason. Input values are
+written as clinical text (``yes``, ``unknown``, ``lanreotide``), never as
+Python values.
 """
 
 from __future__ import annotations
@@ -25,17 +29,20 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tumorboard.guide.engine import GuideResult
+from tumorboard.report.clinical_text import plain
 
 #: The fragment template, for reports that include it directly.
 GUIDE_SECTION_TEMPLATE = "guide_section.html.j2"
 
 
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("tumorboard.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         keep_trailing_newline=True,
     )
+    environment.filters["plain"] = plain
+    return environment
 
 
 def _as_payload(result: GuideResult | dict[str, Any]) -> dict[str, Any]:

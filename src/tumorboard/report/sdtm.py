@@ -16,12 +16,13 @@ controlled terminology:
   codes (CR ... PD, iCR ... iCPD, CMR ... PMD).
 
 With de-identification the ``--DTC`` dates are left empty and ``--DY`` study
-days are given instead (baseline = day 1); ``USUBJID`` is the pseudonym.
+days are given instead (baseline = day 1); ``USUBJID`` is the patient's
+pseudonym and ``STUDYID`` the study's, and every other value is scrubbed of
+identifier variants and dates (:class:`tumorboard.privacy.Deidentifier`).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from tumorboard.criteria.records import (
     PatientAssessment,
 )
 from tumorboard.criteria.selection import PatientInfo
+from tumorboard.privacy import write_csv
 from tumorboard.report.crf_deid import Disclosure, study_day
 from tumorboard.report.crf_model import PatientCase
 
@@ -150,7 +152,7 @@ def sdtm_tables(
         series = case.series
         subject = disclosure.patient(series.patient_id)
         baseline_date = series.baseline.date
-        common = {"STUDYID": info.study_id, "USUBJID": subject}
+        common = {"STUDYID": disclosure.study(info.study_id), "USUBJID": subject}
         identified: set[str] = set()
         visit_numbers = {tp.label: index + 1 for index, tp in enumerate(series.timepoints)}
 
@@ -346,11 +348,13 @@ def _lesion_results(
 
 
 def write_sdtm(tables: dict[str, list[dict[str, str]]], folder: str | os.PathLike[str]) -> None:
-    """Write ``tu.csv``, ``tr.csv`` and ``rs.csv`` into ``folder`` (created if needed)."""
+    """Write ``tu.csv``, ``tr.csv`` and ``rs.csv`` into ``folder`` (created if needed).
+
+    Cells go through :func:`tumorboard.privacy.write_csv`: a value starting
+    with ``=``, ``+``, ``-``, ``@``, tab or CR (other than a negative number)
+    gets a leading single quote, so no spreadsheet runs it as a formula.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, columns in (("tu", TU_COLUMNS), ("tr", TR_COLUMNS), ("rs", RS_COLUMNS)):
-        with open(folder / f"{name}.csv", "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="raise")
-            writer.writeheader()
-            writer.writerows(tables[name])
+        write_csv(folder / f"{name}.csv", columns, tables[name])

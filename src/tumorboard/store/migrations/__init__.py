@@ -1,0 +1,1 @@
+"""Alembic migrations of the tumorboard record (one module per schema revision)."""

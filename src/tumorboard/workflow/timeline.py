@@ -1,0 +1,142 @@
+"""A patient's course from the record: exams, therapy lines and responses.
+
+:func:`patient_timeline` is what ``tumorboard timeline`` prints: every exam
+with the modalities imaged that day, and the response under each criteria
+against baseline and against nadir, computed by the criteria engine from the
+reads in the record (the same engine and table rules as ``tumorboard assess``).
+The WB-DWI and PET values of an exam appear where an analysis of that exam is
+in the record.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tumorboard.criteria.engine import ALL_CRITERIA, assess_patient
+from tumorboard.criteria.measurements_csv import parse_measurement_rows
+from tumorboard.errors import InputError
+from tumorboard.store.models import Exam, LesionRead, Patient, Series, Study, TherapyLine
+from tumorboard.store.workspace import Workspace
+from tumorboard.workflow.lesion_reads import measurement_rows
+
+__all__ = ["patient_timeline"]
+
+
+def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
+    """The patient's exams, therapy lines and responses, as JSON types.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        The open workspace.
+    patient_key : str
+        The patient's id (DICOM PatientID, or ``patient_id`` of the table).
+
+    Returns
+    -------
+    dict
+        ``patient_id``; ``exams`` (in date order, each with ``date``,
+        ``label`` and ``modalities``); ``therapy_lines``; ``responses``: for
+        each criteria a list, one entry per follow-up exam, with ``date``,
+        ``timepoint``, ``vs_baseline``, ``vs_nadir`` and ``overall``.
+
+    Raises
+    ------
+    InputError
+        If the patient is not in the record, or its reads break a rule of the
+        measurement table.
+    """
+    with workspace.session() as session:
+        patient = session.scalars(
+            select(Patient).where(Patient.patient_key == patient_key)
+        ).one_or_none()
+        if patient is None:
+            raise InputError(f"timeline: no patient with that id in workspace {workspace.root}")
+        exams = list(
+            session.scalars(
+                select(Exam).where(Exam.patient_id == patient.id).order_by(Exam.exam_date, Exam.id)
+            )
+        )
+        modalities = _modalities(session, [exam.id for exam in exams])
+        lines = session.scalars(
+            select(TherapyLine)
+            .where(TherapyLine.patient_id == patient.id)
+            .order_by(TherapyLine.line_number)
+        )
+        return {
+            "patient_id": patient.patient_key,
+            "exams": [
+                {
+                    "date": exam.exam_date.isoformat(),
+                    "label": exam.label,
+                    "modalities": sorted(modalities.get(exam.id, set())),
+                }
+                for exam in exams
+            ],
+            "therapy_lines": [
+                {
+                    "line": line.line_number,
+                    "drug": line.drug,
+                    "drug_class": line.drug_class,
+                    "start_date": line.start_date.isoformat() if line.start_date else None,
+                    "end_date": line.end_date.isoformat() if line.end_date else None,
+                }
+                for line in lines
+            ],
+            "responses": _responses(session, patient),
+        }
+
+
+def _modalities(session: Session, exam_ids: list[int]) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = defaultdict(set)
+    if not exam_ids:
+        return found
+    imaged = session.execute(
+        select(Study.exam_id, Series.modality)
+        .join(Series, Series.study_id == Study.id)
+        .where(Study.exam_id.in_(exam_ids))
+        .distinct()
+    )
+    for exam_id, modality in imaged:
+        if exam_id is not None and modality not in ("SEG", "SR", "RTSTRUCT"):
+            found[exam_id].add(modality)
+    read = session.execute(
+        select(LesionRead.exam_id, LesionRead.modality)
+        .where(LesionRead.exam_id.in_(exam_ids))
+        .distinct()
+    )
+    for exam_id, modality in read:
+        found[exam_id].add(modality.upper())
+    return found
+
+
+def _responses(session: Session, patient: Patient) -> dict[str, list[dict[str, str | None]]]:
+    rows, fields = measurement_rows(session, patient)
+    if not rows:
+        return {}
+    try:
+        (series,) = parse_measurement_rows(rows, fields)
+    except InputError as exc:
+        raise InputError(f"timeline: the reads in the record break a table rule: {exc}") from None
+    responses: dict[str, list[dict[str, str | None]]] = {}
+    for assessment in assess_patient(series, ALL_CRITERIA):
+        responses[assessment.criteria.value] = [
+            {
+                "date": point.date.isoformat(),
+                "timepoint": point.timepoint,
+                "vs_baseline": _code(point.response_vs_baseline),
+                "vs_nadir": _code(point.response_vs_nadir),
+                "overall": _code(point.overall_response),
+            }
+            for point in assessment.timepoints
+            if point.overall_response is not None
+        ]
+    return responses
+
+
+def _code(response: object) -> str | None:
+    return None if response is None else str(response)
