@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from tumorboard.cli.main import main
 from tumorboard.errors import InputError
 from tumorboard.store import connect, init_workspace, open_workspace
+from tumorboard.store.database import head_revision
 from tumorboard.store.models import Base, Instance, Patient, Series, Study
 
 EXPECTED_TABLES = {
@@ -48,7 +49,7 @@ def test_init_creates_every_table_at_the_head_revision(
         tables = set(inspect(workspace.engine).get_table_names())
         assert EXPECTED_TABLES <= tables
         assert "alembic_version" in tables
-        assert workspace.schema_revision == "0001"
+        assert workspace.schema_revision == head_revision()
         assert workspace.backend == ("sqlite" if database_url is None else "postgresql")
     finally:
         workspace.close()
@@ -203,7 +204,7 @@ def test_cli_init_reports_json_and_refuses_a_second_init(
         argv += ["--database", database_url]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["schema_revision"] == "0001"
+    assert summary["schema_revision"] == head_revision()
     assert summary["backend"] == ("sqlite" if database_url is None else "postgresql")
     assert main(["init", str(workspace_dir)]) == 1
     error = capsys.readouterr().err

@@ -29,6 +29,7 @@ from tumorboard.errors import TumorboardError
 COMMAND_MODULES = (
     "workspace",
     "record",
+    "run",
     "demo",
     "dwi",
     "assess",
@@ -46,6 +47,8 @@ MODULE_OF_COMMAND = {
     "import": "workspace",
     "lesion": "record",
     "timeline": "record",
+    "baseline": "run",
+    "report": "run",
 }
 
 #: Words that are values, not options, though they start with '-': negative

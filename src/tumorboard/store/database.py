@@ -107,7 +107,7 @@ def head_revision() -> str:
     Examples
     --------
     >>> head_revision()
-    '0001'
+    '0002'
     """
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None

@@ -250,6 +250,10 @@ class Analysis(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: ``host:pid`` of the run working on it while ``status`` is ``running``
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    #: The analysis's JSON result (e.g. the WB-DWI ``summary.json``), no identifiers
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AnalysisInput(Base):

@@ -165,7 +165,7 @@ def open_workspace(root: Path) -> Workspace:
     >>> init_workspace(folder).close()
     >>> ws = open_workspace(folder)
     >>> ws.schema_revision
-    '0001'
+    '0002'
     >>> ws.close()
     """
     root = Path(root)

@@ -19,11 +19,19 @@ from sqlalchemy.orm import Session
 from tumorboard.criteria.engine import ALL_CRITERIA, assess_patient
 from tumorboard.criteria.measurements_csv import parse_measurement_rows
 from tumorboard.errors import InputError
-from tumorboard.store.models import Exam, LesionRead, Patient, Series, Study, TherapyLine
+from tumorboard.store.models import (
+    Analysis,
+    Exam,
+    LesionRead,
+    Patient,
+    Series,
+    Study,
+    TherapyLine,
+)
 from tumorboard.store.workspace import Workspace
 from tumorboard.workflow.lesion_reads import measurement_rows
 
-__all__ = ["patient_timeline"]
+__all__ = ["dwi_block", "patient_timeline", "pet_lesions"]
 
 
 def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
@@ -62,6 +70,8 @@ def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
             )
         )
         modalities = _modalities(session, [exam.id for exam in exams])
+        results = _analysis_blocks(session, patient.id)
+        exam_dates = {exam.id: exam.exam_date.isoformat() for exam in exams}
         lines = session.scalars(
             select(TherapyLine)
             .where(TherapyLine.patient_id == patient.id)
@@ -74,6 +84,7 @@ def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
                     "date": exam.exam_date.isoformat(),
                     "label": exam.label,
                     "modalities": sorted(modalities.get(exam.id, set())),
+                    **results.get(exam.id, {}),
                 }
                 for exam in exams
             ],
@@ -84,11 +95,74 @@ def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
                     "drug_class": line.drug_class,
                     "start_date": line.start_date.isoformat() if line.start_date else None,
                     "end_date": line.end_date.isoformat() if line.end_date else None,
+                    "baseline_exam_date": exam_dates.get(line.baseline_exam_id),
                 }
                 for line in lines
             ],
             "responses": _responses(session, patient),
         }
+
+
+def _analysis_blocks(session: Session, patient_id: int) -> dict[int, dict[str, Any]]:
+    """The ``dwi`` and ``pet`` block of each exam, from its newest finished analyses."""
+    blocks: dict[int, dict[str, Any]] = defaultdict(dict)
+    done = session.execute(
+        select(Analysis.exam_id, Analysis.kind, Analysis.result)
+        .where(Analysis.patient_id == patient_id, Analysis.status == "done")
+        .order_by(Analysis.finished_at, Analysis.id)
+    )
+    for exam_id, kind, result in done:
+        if exam_id is None or not isinstance(result, dict):
+            continue
+        if kind == "wbdwi":
+            blocks[exam_id]["dwi"] = dwi_block(result)
+        elif kind == "pet_suv":
+            pet = blocks[exam_id].setdefault("pet", {"series": [], "lesions": []})
+            pet["series"].append(result.get("series"))
+            pet["lesions"].extend(pet_lesions(result))
+    return blocks
+
+
+def dwi_block(summary: dict[str, Any]) -> dict[str, Any]:
+    """The timeline's ``dwi`` block from a WB-DWI ``summary.json``.
+
+    Examples
+    --------
+    >>> summary = {"total_diffusion_volume_ml": 2.88, "adc_um2_per_s": {"median": 800.0},
+    ...            "classes_ml": {"red": 2.88, "yellow": 0.0, "green": 0.0},
+    ...            "exam": {"label": "", "date": "2024-01-08"}}
+    >>> dwi_block(summary)["reference_exam_date"]
+    '2024-01-08'
+    """
+    reference = summary.get("reference") or summary.get("exam") or {}
+    return {
+        "total_diffusion_volume_ml": summary.get("total_diffusion_volume_ml"),
+        "adc_median_um2_per_s": (summary.get("adc_um2_per_s") or {}).get("median"),
+        "classes_ml": summary.get("classes_ml"),
+        "reference_exam_date": reference.get("date"),
+        "tdv_change_pct": summary.get("tdv_change_pct"),
+        "plausibility_flags": summary.get("plausibility_flags", []),
+    }
+
+
+def pet_lesions(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lesions of a PET analysis as the timeline shows them.
+
+    Examples
+    --------
+    >>> pet_lesions({"series": "s1", "lesions": [
+    ...     {"label": 1, "name": "liver-1", "suvbw_max": 25.0, "sul_peak": 14.2}]})
+    [{'lesion': 'liver-1', 'suvbw_max': 25.0, 'sul_peak': 14.2, 'series': 's1'}]
+    """
+    return [
+        {
+            "lesion": lesion.get("name", str(lesion.get("label"))),
+            "suvbw_max": lesion.get("suvbw_max"),
+            "sul_peak": lesion.get("sul_peak"),
+            "series": summary.get("series"),
+        }
+        for lesion in summary.get("lesions", [])
+    ]
 
 
 def _modalities(session: Session, exam_ids: list[int]) -> dict[int, set[str]]:

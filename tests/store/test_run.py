@@ -1,0 +1,195 @@
+"""``tumorboard run`` / ``baseline`` on SQLite and PostgreSQL: once per input, the right reference.
+
+Truth comes from the generating parameters of :mod:`dwi_exams` (lesion boxes
+and ADCs), never from tumorboard's own science.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dwi_exams import VOXEL_ML, lesion_voxels, write_exam
+from sqlalchemy import func, select
+
+from tumorboard.cli.main import main
+from tumorboard.store import init_workspace
+from tumorboard.store.models import Analysis, AnalysisOutput, ChangeLogEntry
+from tumorboard.workflow import import_paths
+from tumorboard.workflow.analysis_runs import run_analyses
+from tumorboard.workflow.therapy_lines import set_baseline
+from tumorboard.workflow.timeline import patient_timeline
+
+EXAMS = ("baseline", "week12", "week24")
+
+
+@pytest.fixture(scope="module")
+def exam_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("dwi")
+    return {exam: write_exam(root, exam) for exam in EXAMS}
+
+
+@pytest.fixture
+def workspace(workspace_dir: Path, database_url: str | None, exam_folders):  # type: ignore[no-untyped-def]
+    ws = init_workspace(workspace_dir, database_url)
+    import_paths(ws, list(exam_folders.values()))
+    yield ws
+    ws.close()
+
+
+def _dwi(timeline: dict) -> dict[str, dict]:
+    return {exam["date"]: exam["dwi"] for exam in timeline["exams"] if "dwi" in exam}
+
+
+def test_run_gives_the_generated_tumour_load_against_the_first_exam(workspace) -> None:
+    summary = run_analyses(workspace)
+    assert summary.as_json() == {
+        "analyses_run": 3,
+        "analyses_reused": 0,
+        "failed": [],
+        "in_progress": 0,
+    }
+    dwi = _dwi(patient_timeline(workspace, "DWI-001"))
+    assert dwi["2024-01-08"]["total_diffusion_volume_ml"] == pytest.approx(
+        lesion_voxels("baseline") * VOXEL_ML, rel=1e-6
+    )
+    assert dwi["2024-04-01"]["total_diffusion_volume_ml"] == pytest.approx(
+        lesion_voxels("week12") * VOXEL_ML, rel=1e-6
+    )
+    assert dwi["2024-01-08"]["adc_median_um2_per_s"] == pytest.approx(800.0, rel=1e-3)
+    assert dwi["2024-04-01"]["adc_median_um2_per_s"] == pytest.approx(1200.0, rel=1e-3)
+    # no therapy line: every exam refers to the first exam
+    assert {d["reference_exam_date"] for d in dwi.values()} == {"2024-01-08"}
+    assert dwi["2024-04-01"]["tdv_change_pct"] == pytest.approx(-50.0, abs=1e-6)
+    # week 12 ADC 1200 lies between the baseline's 95th centile (800) and 1500: yellow
+    classes = dwi["2024-04-01"]["classes_ml"]
+    assert classes["yellow"] == pytest.approx(300 * VOXEL_ML, rel=1e-6)
+    assert classes["red"] == pytest.approx(0.0, abs=1e-9)
+    # week 24 ADC 700 is below the baseline's 95th centile: red
+    assert _dwi(patient_timeline(workspace, "DWI-001"))["2024-07-01"]["classes_ml"][
+        "red"
+    ] == pytest.approx(600 * VOXEL_ML, rel=1e-6)
+
+
+def test_second_run_reuses_everything_and_keeps_provenance(workspace) -> None:
+    run_analyses(workspace)
+    again = run_analyses(workspace)
+    assert (again.analyses_run, again.analyses_reused) == (0, 3)
+    with workspace.session() as session:
+        analyses = list(session.scalars(select(Analysis)))
+        assert len(analyses) == 3
+        assert {a.status for a in analyses} == {"done"}
+        assert all(a.tumorboard_version and len(a.inputs_sha256) == 64 for a in analyses)
+        outputs = session.scalars(select(AnalysisOutput.object_sha256)).all()
+    assert len(outputs) == 9 and all(workspace.objects.has(sha) for sha in outputs)
+
+
+def test_baseline_moves_the_reference_and_only_dependent_exams_rerun(workspace) -> None:
+    run_analyses(workspace)
+    change = set_baseline(
+        workspace,
+        "DWI-001",
+        __import__("datetime").date(2024, 4, 1),
+        author="reader-b",
+        drug="everolimus",
+    )
+    assert change.created and change.line == 1
+    summary = run_analyses(workspace)
+    # the first exam (before the line) is unchanged; week 12 becomes its own reference
+    # and week 24 now refers to week 12
+    assert (summary.analyses_run, summary.analyses_reused) == (2, 1)
+    dwi = _dwi(patient_timeline(workspace, "DWI-001"))
+    assert dwi["2024-07-01"]["reference_exam_date"] == "2024-04-01"
+    assert dwi["2024-07-01"]["tdv_change_pct"] == pytest.approx(100.0, abs=1e-6)
+    with workspace.session() as session:
+        log = session.scalars(select(ChangeLogEntry).where(ChangeLogEntry.field == "baseline_exam"))
+        (entry,) = list(log)
+    assert (entry.new_value, entry.author) == ("2024-04-01", "reader-b")
+
+
+def test_a_failing_series_is_recorded_and_the_rest_go_on(workspace, tmp_path: Path) -> None:
+    from dicom_study import study_attributes, write_study
+
+    write_study(tmp_path / "flat", study_attributes(patient_id="FLAT-1"))  # b50 == b900
+    import_paths(workspace, [tmp_path / "flat"])
+    summary = run_analyses(workspace)
+    assert summary.analyses_run == 4 + 1  # 3 DWI + the bad DWI + its PET
+    kinds = {failure["kind"] for failure in summary.failed}
+    assert "wbdwi" in kinds
+    assert all("\n" not in failure["error"] for failure in summary.failed)
+    assert _dwi(patient_timeline(workspace, "DWI-001"))["2024-04-01"]["total_diffusion_volume_ml"]
+    with workspace.session() as session:
+        failed = session.scalar(select(func.count()).where(Analysis.status == "failed"))
+    assert failed == len(summary.failed)
+
+
+def test_cli_run_json_and_baseline(workspace_dir: Path, exam_folders, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["init", str(workspace_dir)]) == 0
+    assert (
+        main(["import", "--workspace", str(workspace_dir), *map(str, exam_folders.values())]) == 0
+    )
+    capsys.readouterr()
+    assert main(["run", "--workspace", str(workspace_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["analyses_run"], result["analyses_reused"], result["failed"]) == (3, 0, [])
+    assert main(["run", "--workspace", str(workspace_dir), "--patient", "DWI-001", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["analyses_reused"] == 3
+    code = main(["baseline", "--workspace", str(workspace_dir), "DWI-001", "--exam", "2023-01-01"])
+    assert code == 1
+    assert "no exam that day" in capsys.readouterr().err
+    assert main(["run", "--workspace", str(workspace_dir), "--patient", "NOBODY"]) == 1
+    err = capsys.readouterr().err
+    assert "NOBODY" not in err and len(err.strip().splitlines()) == 1
+
+
+def _run_process(workspace_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tumorboard.cli.main",
+            "run",
+            "--workspace",
+            str(workspace_dir),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_runs_at_once_never_duplicate(workspace, workspace_dir: Path) -> None:
+    first, second = _run_process(workspace_dir), _run_process(workspace_dir)
+    outputs = [process.communicate(timeout=300) for process in (first, second)]
+    assert first.returncode == second.returncode == 0, outputs
+    results = [json.loads(out) for out, _ in outputs]
+    assert sum(r["analyses_run"] for r in results) == 3
+    assert all(r["analyses_run"] + r["analyses_reused"] == 3 for r in results)
+    with workspace.session() as session:
+        assert session.scalar(select(func.count()).select_from(Analysis)) == 3
+
+
+def test_kill_9_mid_run_then_next_run_finishes(workspace, workspace_dir: Path) -> None:
+    process = _run_process(workspace_dir)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until it has claimed an analysis
+        with workspace.session() as session:
+            if session.scalar(select(func.count()).select_from(Analysis)):
+                break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    summary = run_analyses(workspace)
+    assert summary.failed == []
+    assert summary.analyses_run + summary.analyses_reused == 3
+    with workspace.session() as session:
+        statuses = session.scalars(select(Analysis.status)).all()
+    assert sorted(statuses) == ["done"] * 3
+    assert not any((workspace_dir / ".run").iterdir())
