@@ -2,7 +2,7 @@
 
 * phantoms import no science package (truth never comes from the code under test);
 * the numerical packages never import cli/, pipeline/ or report/;
-* report/ never imports cli/ or pipeline/; cli > pipeline > report;
+* report/ never imports cli/, pipeline/, workflow/ or store/; cli > workflow > pipeline > report;
 * no import cycle between the packages of tumorboard.
 """
 
@@ -71,6 +71,9 @@ def _config_for(tmp_path: Path, contract: str) -> Path:
         ("phantoms-independent", {"phantoms/__init__.py": "import tumorfake.dwi\n"}),
         ("numerics-below-faces", {"dce/__init__.py": "import tumorfake.report\n"}),
         ("report-below-faces", {"report/__init__.py": "import tumorfake.cli\n"}),
+        ("faces-layered", {"pipeline/__init__.py": "import tumorfake.workflow\n"}),
+        ("report-below-faces", {"report/__init__.py": "import tumorfake.store\n"}),
+        ("numerics-below-faces", {"criteria/__init__.py": "import tumorfake.workflow\n"}),
     ],
 )
 def test_each_contract_breaks_on_a_forbidden_import(tmp_path, monkeypatch, capsys, contract, files):
@@ -88,6 +91,8 @@ def test_each_contract_breaks_on_a_forbidden_import(tmp_path, monkeypatch, capsy
         "criteria",
         "guide",
         "radiomics",
+        "workflow",
+        "store",
     )
     root = tmp_path / "src"
     _package(root, {"tumorfake/__init__.py": ""})

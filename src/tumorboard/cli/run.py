@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tumorboard.cli.common import add_force_and_out
 from tumorboard.errors import InputError
 
 __all__ = ["register"]
@@ -86,6 +87,7 @@ def register(subparsers: Any) -> None:
     )
     baseline.add_argument("--json", action="store_true", help="print the result as JSON")
     baseline.set_defaults(handler=run_baseline)
+    register_report(subparsers)
 
 
 @contextmanager
@@ -169,5 +171,68 @@ def run_baseline(args: argparse.Namespace) -> int:
         sys.stdout.write(
             f"therapy line {change.line} {verb}; baseline exam {result['baseline_exam_date']} "
             "(run 'tumorboard run' to update the analyses)\n"
+        )
+    return 0
+
+
+def register_report(subparsers: Any) -> None:
+    """Add the ``report`` command."""
+    report = subparsers.add_parser(
+        "report",
+        help="write the case-report form and the board report of a patient from the record",
+        description=(
+            "Write crf.json, crf.html, crf.pdf, response.csv, sdtm/ (as 'tumorboard assess') "
+            "and report.html (one self-contained page: timeline, WB-DWI exams with their "
+            "MIPs, PET lesions) from the record: the lesion reads, the therapy lines and "
+            "the analyses stored by 'tumorboard run'."
+        ),
+    )
+    report.add_argument(
+        "--workspace", type=Path, required=True, metavar="WORKSPACE", help="the workspace"
+    )
+    report.add_argument("patient_id", metavar="PATIENT_ID", help="the patient's id")
+    add_force_and_out(report, "output folder (created; must not exist unless --force)")
+    report.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="de-identify every output (names, ids, dates), as 'assess --deidentify'",
+    )
+    report.add_argument(
+        "--salt", help="secret for the pseudonyms (give the same salt to link exports)"
+    )
+    report.add_argument("--json", action="store_true", help="print the result as JSON")
+    report.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the patient's form and report into ``--out``."""
+    from tumorboard.outputs import check_output_path, output_directory
+    from tumorboard.store import open_workspace
+    from tumorboard.workflow.record_report import write_record_report
+
+    if args.salt and not args.deidentify:
+        raise InputError("--salt is only used with --deidentify")
+    check_output_path(args.out, args.force, inputs=[args.workspace], directory=True)
+    workspace = open_workspace(args.workspace)
+    try:
+        with output_directory(args.out, args.force, inputs=[args.workspace]) as staging:
+            written = write_record_report(
+                workspace, args.patient_id, staging, deidentify=args.deidentify, salt=args.salt
+            )
+    finally:
+        workspace.close()
+    result = {
+        "out": str(args.out),
+        "files": list(written.files),
+        "dwi_exams": written.dwi_exams,
+        "pet_series": written.pet_series,
+        "read_exams": written.read_exams,
+    }
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        sys.stdout.write(
+            f"report written to {args.out}: {written.read_exams} read exams, "
+            f"{written.dwi_exams} WB-DWI exams, {written.pet_series} PET series\n"
         )
     return 0

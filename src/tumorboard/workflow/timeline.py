@@ -95,7 +95,7 @@ def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
                     "drug_class": line.drug_class,
                     "start_date": line.start_date.isoformat() if line.start_date else None,
                     "end_date": line.end_date.isoformat() if line.end_date else None,
-                    "baseline_exam_date": exam_dates.get(line.baseline_exam_id),
+                    "baseline_exam_date": exam_dates.get(line.baseline_exam_id or -1),
                 }
                 for line in lines
             ],
