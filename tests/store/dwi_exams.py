@@ -46,11 +46,21 @@ def _number(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
-def write_exam(root: Path, exam: str, patient_id: str = "DWI-001") -> Path:
+#: A bright normal structure (kidney-like: S0 1000, ADC 1000 um^2/s), when asked for.
+NORMAL_BOX = ((2, 6), (18, 22), (18, 22))  # 4 x 4 x 4 = 64 voxels
+
+
+def write_exam(
+    root: Path, exam: str, patient_id: str = "DWI-001", *, normal_structure: bool = False
+) -> Path:
     """Write one exam's two b-value series under ``root/exam``."""
     date, (z0, z1), (y0, y1), (x0, x1), adc = EXAMS[exam]
     s0 = np.full(SHAPE, 100.0)
     adc_mm2 = np.full(SHAPE, 3000e-6)
+    if normal_structure:
+        (a0, a1), (b0, b1), (c0, c1) = NORMAL_BOX
+        s0[a0:a1, b0:b1, c0:c1] = 1000.0
+        adc_mm2[a0:a1, b0:b1, c0:c1] = 1000e-6 * (1.0 + 0.01 * (np.arange(c1 - c0) - 1.5))
     s0[z0:z1, y0:y1, x0:x1] = 1000.0
     # +/-4.5 % across the columns, symmetric about the lesion ADC (the median)
     steps = np.arange(x1 - x0) - (x1 - x0 - 1) / 2.0
@@ -80,3 +90,22 @@ def write_exam(root: Path, exam: str, patient_id: str = "DWI-001") -> Path:
             seed=f"{patient_id}-{exam}",
         )
     return root / exam
+
+
+def write_exclusion_seg(exam_folder: Path, target: Path) -> Path:
+    """A DICOM SEG of the normal structure, drawn on the exam's b = 50 series."""
+    from tumorboard.imaging.label_maps import write_dicom_seg
+
+    labels = np.zeros(SHAPE, dtype=np.uint8)
+    (a0, a1), (b0, b1), (c0, c1) = NORMAL_BOX
+    labels[a0:a1, b0:b1, c0:c1] = 1
+    grid = Volume(array=labels, spacing_mm=SPACING_MM, origin_mm=(0.0, 0.0, 0.0))
+    sources = sorted((exam_folder / "b50").iterdir())
+    target.mkdir(parents=True, exist_ok=True)
+    return write_dicom_seg(
+        grid,
+        sources,
+        target / "exclusion.dcm",
+        {1: "kidney"},
+        series_description="tumorboard exclusion: normal bright structures",
+    )

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dwi_exams import VOXEL_ML, lesion_voxels, write_exam
+from dwi_exams import VOXEL_ML, lesion_voxels, write_exam, write_exclusion_seg
 from sqlalchemy import func, select
 
 from tumorboard.cli.main import main
@@ -193,3 +193,20 @@ def test_kill_9_mid_run_then_next_run_finishes(workspace, workspace_dir: Path) -
         statuses = session.scalars(select(Analysis.status)).all()
     assert sorted(statuses) == ["done"] * 3
     assert not any((workspace_dir / ".run").iterdir())
+
+
+def test_an_exclusion_seg_removes_its_structure_from_the_tumour_load(
+    workspace, tmp_path: Path
+) -> None:
+    exam = write_exam(tmp_path / "kidney", "baseline", "DWI-002", normal_structure=True)
+    import_paths(workspace, [exam])
+    run_analyses(workspace, "DWI-002")
+    dwi = _dwi(patient_timeline(workspace, "DWI-002"))["2024-01-08"]
+    # lesion (600 voxels) and the bright normal box (64 voxels) both pass the threshold
+    assert dwi["total_diffusion_volume_ml"] == pytest.approx(664 * VOXEL_ML, rel=1e-6)
+    write_exclusion_seg(exam, tmp_path / "seg")
+    import_paths(workspace, [tmp_path / "seg"])
+    summary = run_analyses(workspace, "DWI-002")
+    assert (summary.analyses_run, summary.failed) == (1, [])
+    dwi = _dwi(patient_timeline(workspace, "DWI-002"))["2024-01-08"]
+    assert dwi["total_diffusion_volume_ml"] == pytest.approx(600 * VOXEL_ML, rel=1e-6)

@@ -41,7 +41,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 1 if a section failed or a truth check did not pass."""
-    result = run_demo(args.out, cache_dir=args.cache, force=args.force, rebuild=args.rebuild)
+    from tumorboard.workflow import demo_record
+
+    result = run_demo(
+        args.out,
+        cache_dir=args.cache,
+        force=args.force,
+        rebuild=args.rebuild,
+        extra_sections=[("record", demo_record.run_section)],
+    )
     checks = [ok for section in result.sections for ok in section.checks.values()]
     print(
         f"report: {result.report} ({len(result.sections)} sections, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,12 @@ class DemoResult:
 
 
 def run_demo(
-    out: Path, *, cache_dir: Path | None = None, force: bool = False, rebuild: bool = False
+    out: Path,
+    *,
+    cache_dir: Path | None = None,
+    force: bool = False,
+    rebuild: bool = False,
+    extra_sections: Sequence[tuple[str, Callable[[DemoContext], DemoSection]]] = (),
 ) -> DemoResult:
     """Build (or reuse) the reference patient, run every section, write ``report.html``.
 
@@ -58,6 +64,9 @@ def run_demo(
         Replace ``out`` even if it is not a previous demo output.
     rebuild : bool
         Rebuild the cached reference patient.
+    extra_sections : sequence of (name, callable)
+        Sections from above this layer (the face passes the patient-record
+        section of :mod:`tumorboard.workflow.demo_record`), run after the others.
     """
     start = time.perf_counter()
     replace = force or (out / DEMO_MARKER).is_file()
@@ -69,6 +78,7 @@ def run_demo(
     with output_directory(out, force=True, inputs=[phantom]) as staging:
         (staging / DEMO_MARKER).write_text("tumorboard demo output\n")
         context = DemoContext(phantom_dir=phantom, out_dir=staging)
+        runners: list[tuple[str, Callable[[DemoContext], DemoSection]]] = []
         for name in SECTION_MODULES:
             try:
                 module = importlib.import_module(f"tumorboard.pipeline.demo_{name}")
@@ -76,9 +86,11 @@ def run_demo(
                 if exc.name == f"tumorboard.pipeline.demo_{name}":
                     continue
                 raise
+            runners.append((name, module.run_section))
+        for name, run_section in [*runners, *extra_sections]:
             section_start = time.perf_counter()
             try:
-                sections.append(module.run_section(context))
+                sections.append(run_section(context))
             except Exception as exc:  # a failed section is reported, the rest still runs
                 failures.append(SectionFailure(title=name, message=f"{type(exc).__name__}: {exc}"))
             print(f"  {name:<6} {time.perf_counter() - section_start:5.1f} s", file=sys.stderr)

@@ -58,7 +58,7 @@ from tumorboard.store.workspace import Workspace
 from tumorboard.workflow.reference_exam import LineStart, reference_dates
 from tumorboard.workflow.series_kind import SeriesKind
 
-__all__ = ["RunSummary", "planned_analyses", "run_analyses"]
+__all__ = ["RunSummary", "is_exclusion_description", "planned_analyses", "run_analyses"]
 
 #: Where a run links the files of the series it reads (inside the workspace).
 RUN_FOLDER = ".run"
@@ -109,6 +109,12 @@ class _SeriesFiles:
     kind: str
     study_id: int
     instance_sha256: tuple[str, ...]
+    description: str = ""
+
+    @property
+    def is_exclusion(self) -> bool:
+        """A SEG of normal structures to remove from the WB-DWI tumour load."""
+        return self.kind == SeriesKind.SEG.value and is_exclusion_description(self.description)
 
     @property
     def digest(self) -> str:
@@ -158,6 +164,23 @@ class PlannedAnalysis:
         return _sha256_of(self.settings)
 
 
+def is_exclusion_description(description: str | None) -> bool:
+    """Tell whether a SEG's series description names an exclusion mask.
+
+    tumorboard's convention (the sources name none): a SEG whose
+    SeriesDescription contains "exclusion" holds normal structures removed
+    from the WB-DWI tumour load of its exam; any other SEG holds lesions.
+
+    Examples
+    --------
+    >>> is_exclusion_description("tumorboard exclusion: normal bright structures")
+    True
+    >>> is_exclusion_description("PET lesions")
+    False
+    """
+    return "exclusion" in (description or "").lower()
+
+
 def _sha256_of(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -204,6 +227,7 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
             Series.series_instance_uid,
             Series.kind,
             Series.study_id,
+            Series.description,
             Instance.sha256,
         )
         .join(Study, Study.exam_id == Exam.id)
@@ -215,16 +239,16 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
         )
     )
     files: dict[tuple[int, str], list[str]] = defaultdict(list)
-    meta: dict[tuple[int, str], tuple[str, int]] = {}
+    meta: dict[tuple[int, str], tuple[str, int, str]] = {}
     exams: dict[int, tuple[dt.date, str]] = {}
-    for exam_id, exam_date, label, uid, kind, study_id, sha in rows:
+    for exam_id, exam_date, label, uid, kind, study_id, description, sha in rows:
         files[(exam_id, uid)].append(sha)
-        meta[(exam_id, uid)] = (kind, study_id)
+        meta[(exam_id, uid)] = (kind, study_id, description or "")
         exams[exam_id] = (exam_date, label)
     by_exam: dict[int, list[_SeriesFiles]] = defaultdict(list)
     for (exam_id, uid), shas in files.items():
-        kind, study_id = meta[(exam_id, uid)]
-        by_exam[exam_id].append(_SeriesFiles(uid, kind, study_id, tuple(sorted(shas))))
+        kind, study_id, description = meta[(exam_id, uid)]
+        by_exam[exam_id].append(_SeriesFiles(uid, kind, study_id, tuple(sorted(shas)), description))
     plans: list[PlannedAnalysis] = []
     dwi_exams = {
         exam_id: sorted(
@@ -246,6 +270,8 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
         for exam_id, series in dwi_exams.items():
             date, label = exams[exam_id]
             reference = date_to_exam.get(references[date])
+            exclusion = sorted((s for s in by_exam[exam_id] if s.is_exclusion), key=lambda s: s.uid)
+            series = [*series, *exclusion]
             dwi_plans.append(
                 PlannedAnalysis(
                     kind="wbdwi",
@@ -263,7 +289,7 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
         plans.extend(dwi_plans)
     for exam_id, series in sorted(by_exam.items(), key=lambda item: exams[item[0]][0]):
         date, label = exams[exam_id]
-        segs = [s for s in series if s.kind == SeriesKind.SEG.value]
+        segs = [s for s in series if s.kind == SeriesKind.SEG.value and not s.is_exclusion]
         for pet in (s for s in series if s.kind == SeriesKind.PET.value):
             seg = [s for s in segs if s.study_id == pet.study_id][:1]
             plans.append(
@@ -447,15 +473,15 @@ def _finish(
 
 @contextlib.contextmanager
 def _linked_series(workspace: Workspace, series: Sequence[_SeriesFiles]) -> Iterator[list[Path]]:
-    """Yield one folder per series holding links to its stored instances."""
+    """Yield one folder per series (``KIND/seriesN``) holding links to its instances."""
     base = workspace.root / RUN_FOLDER
     base.mkdir(mode=0o700, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base))
     try:
         folders = []
         for number, item in enumerate(series):
-            target = folder / f"series{number}"
-            target.mkdir()
+            target = folder / item.kind / f"series{number}"
+            target.mkdir(parents=True)
             for index, sha in enumerate(item.instance_sha256):
                 source = workspace.objects.path(sha)
                 link = target / f"{index:06d}.dcm"
@@ -514,8 +540,10 @@ def _compute_wbdwi(
     import numpy as np
 
     from tumorboard.imaging.diffusion_dicom import read_diffusion_series
+    from tumorboard.imaging.label_maps import read_label_map
     from tumorboard.pipeline.dwi_assess import (
         ExamName,
+        ExclusionSource,
         ReferenceExam,
         assess_exam,
         summary_payload,
@@ -532,9 +560,32 @@ def _compute_wbdwi(
         )
     name = ExamName(plan.exam_label or "", plan.exam_date.isoformat())
     with _linked_series(workspace, plan.series) as folders:
-        parent = folders[0].parent
-        diffusion = read_diffusion_series(parent, what=f"WB-DWI of exam {name.text}")
-        assessment = assess_exam(dict(diffusion.images), reference=reference_exam)
+        parent = folders[0].parent.parent
+        diffusion = read_diffusion_series(
+            parent / SeriesKind.WBDWI.value, what=f"WB-DWI of exam {name.text}"
+        )
+        images = dict(diffusion.images)
+        exclusion = None
+        source = None
+        seg_folders = [f for f in folders if f.parent.name == SeriesKind.SEG.value]
+        if seg_folders:  # one or more SEGs (e.g. one per station): their union
+            grid = images[min(images)]
+            exclusion = np.zeros(grid.spatial_shape, dtype=bool)
+            for seg_folder in seg_folders:
+                for seg_file in sorted(seg_folder.iterdir()):
+                    labels = read_label_map(
+                        seg_file,
+                        reference=grid,
+                        what=f"exclusion SEG of exam {name.text}",
+                        reference_name="the WB-DWI images",
+                    )
+                    exclusion |= np.asarray(labels.array) > 0
+            source = ExclusionSource(
+                sha256=tuple(s.digest for s in plan.series if s.is_exclusion), labels=None
+            )
+        assessment = assess_exam(
+            images, reference=reference_exam, exclusion=exclusion, exclusion_source=source
+        )
         payload = json.loads(json.dumps(summary_payload(assessment, name), default=float))
         outputs = {
             "summary.json": _store_json(workspace, payload),
@@ -560,6 +611,7 @@ def _compute_pet(
 
     with _linked_series(workspace, plan.series) as folders:
         pet_folder = folders[0]
+        work = pet_folder.parent.parent
         lesions_path = None
         names: dict[int, str] = {}
         if len(folders) > 1:
@@ -568,7 +620,7 @@ def _compute_pet(
             labels = read_label_map(
                 seg_file, reference=grid, what="lesion SEG", reference_name="the PET series"
             )
-            lesions_path = write_nifti(labels, pet_folder.parent / "lesions.nii.gz", np.uint16)
+            lesions_path = write_nifti(labels, work / "lesions.nii.gz", np.uint16)
             names = _segment_names(seg_file)
         result = compute_pet_suv(PetSuvRequest(series_dir=pet_folder, lesions=lesions_path))
         summary = json.loads(json.dumps(result.summary, default=float))
@@ -576,9 +628,7 @@ def _compute_pet(
             lesion["name"] = names.get(int(lesion["label"]), str(lesion["label"]))
         outputs = {
             "summary.json": _store_json(workspace, summary),
-            "suvbw.nii.gz": _store_nifti(
-                workspace, result.suvbw, pet_folder.parent, "suvbw", np.float32
-            ),
+            "suvbw.nii.gz": _store_nifti(workspace, result.suvbw, work, "suvbw", np.float32),
         }
         if lesions_path is not None:
             outputs["lesions.nii.gz"] = workspace.objects.put_file(lesions_path)

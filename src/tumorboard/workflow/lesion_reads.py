@@ -10,7 +10,10 @@ change of a value is kept in the change log with who, when, old and new.
 
 :func:`measurement_rows` gives the rows back in the table's own format, so the
 criteria run on the record through the same parser as on a CSV file: one
-reading of the table's rules, not two.
+reading of the table's rules, not two. Rows whose ``part_of`` names another
+lesion also set the lesions' lineage (split, merged; :func:`sync_lineage`),
+as ``tumorboard lesion split`` and ``merge`` do
+(:mod:`tumorboard.workflow.lesion_edits`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,14 @@ from tumorboard.store.models import (
 from tumorboard.store.workspace import Workspace
 from tumorboard.workflow.dates import parse_iso_date
 
-__all__ = ["NUMBER_COLUMNS", "ReadImportSummary", "import_reads_csv", "measurement_rows"]
+__all__ = [
+    "NUMBER_COLUMNS",
+    "ReadImportSummary",
+    "import_reads_csv",
+    "measurement_rows",
+    "sync_lineage",
+    "timepoint_label",
+]
 
 #: Columns of the table that are numbers, with their unit (UCUM).
 NUMBER_COLUMNS = {
@@ -173,6 +183,9 @@ def _store_rows(
             if read.notes != notes:
                 read.notes = notes
         _store_numbers(session, lesion, exam, row, author, source, summary)
+    for patient in patients.values():
+        session.flush()
+        sync_lineage(session, patient, author)
 
 
 def _patient(session: Session, key: str, summary: ReadImportSummary) -> Patient:
@@ -299,8 +312,41 @@ def _log(
     )
 
 
+def timepoint_label(exam: Exam) -> str:
+    """The exam's name in the measurement table: its label, or its ISO date when unnamed.
+
+    An exam made by ``tumorboard import`` has no label until a read names it;
+    the table needs one, and the date is unique among the patient's exams.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> timepoint_label(Exam(exam_date=dt.date(2024, 3, 4), label="week 8"))
+    'week 8'
+    >>> timepoint_label(Exam(exam_date=dt.date(2024, 3, 4), label=""))
+    '2024-03-04'
+    """
+    return exam.label or exam.exam_date.isoformat()
+
+
 def measurement_rows(session: Session, patient: Patient) -> tuple[list[dict[str, str]], list[str]]:
     """The patient's reads as rows of the ``assess`` measurement table.
+
+    Besides the stored reads, the rows carry what the lesion history implies
+    (so that split and merged lesions are assessed as the table describes
+    them, ``part_of``):
+
+    * a lesion merged into another (status ``merged``) gets, at every later
+      exam where the lesion it was merged into is read and it has no read of
+      its own, a row ``absent`` with ``part_of`` naming that lesion (it counts
+      0 mm; without a row it would be a missing target and make the exam NE);
+    * a fragment of a split lesion gets, at a later exam where its siblings
+      are read but it and its parent are not, a row ``not-evaluated`` (an
+      unread fragment leaves the sum unknown, never smaller).
+
+    Only quantities that are columns of the table are written; other
+    quantities kept in the record (``lesion measure --quantity``) are not the
+    criteria's.
 
     Returns
     -------
@@ -309,34 +355,178 @@ def measurement_rows(session: Session, patient: Patient) -> tuple[list[dict[str,
         columns, ready for
         :func:`~tumorboard.criteria.measurements_csv.parse_measurement_rows`.
     """
-    query = (
-        select(LesionRead, Lesion, Exam)
-        .join(Lesion, LesionRead.lesion_id == Lesion.id)
-        .join(Exam, LesionRead.exam_id == Exam.id)
-        .where(Lesion.patient_id == patient.id)
-        .order_by(Exam.exam_date, Exam.id, Lesion.label)
-    )
-    rows: list[dict[str, str]] = []
+    lesions = {
+        lesion.id: lesion
+        for lesion in session.scalars(select(Lesion).where(Lesion.patient_id == patient.id))
+    }
     used: set[str] = set(REQUIRED_COLUMNS)
-    for read, lesion, exam in session.execute(query):
+    if not lesions:
+        return [], [c for c in _ALL_COLUMNS if c in used]
+    reads: dict[tuple[int, int], LesionRead] = {}
+    exams: dict[int, Exam] = {}
+    query = (
+        select(LesionRead, Exam)
+        .join(Exam, LesionRead.exam_id == Exam.id)
+        .where(LesionRead.lesion_id.in_(list(lesions)))
+    )
+    for read, exam in session.execute(query):
+        reads[(read.lesion_id, read.exam_id)] = read
+        exams[exam.id] = exam
+    values: dict[tuple[int, int], dict[str, str | None]] = {}
+    numbers = (
+        select(Measurement)
+        .where(
+            Measurement.lesion_id.in_(list(lesions)),
+            Measurement.quantity.in_(list(NUMBER_COLUMNS)),
+        )
+        .order_by(Measurement.id)
+    )
+    for measurement in session.scalars(numbers):
+        key = (measurement.lesion_id, measurement.exam_id)
+        values.setdefault(key, {})[measurement.quantity] = measurement.value_text
+    entries: list[tuple[Exam, Lesion, LesionRead | None, dict[str, str]]] = [
+        (exams[exam_id], lesions[lesion_id], read, {})
+        for (lesion_id, exam_id), read in reads.items()
+    ]
+    entries.extend(_implied_rows(lesions, reads, exams))
+    entries.sort(key=lambda e: (e[0].exam_date, e[0].id, e[1].label))
+    rows: list[dict[str, str]] = []
+    for exam, lesion, stored, implied in entries:
         row = {
             "patient_id": patient.patient_key,
-            "timepoint": exam.label,
+            "timepoint": timepoint_label(exam),
             "date": exam.exam_date.isoformat(),
-            "modality": read.modality,
             "lesion_id": lesion.label,
             "organ": lesion.organ or "",
-            "role": read.role,
             "is_node": "true" if lesion.is_node else "false",
-            "status": read.status,
         }
-        for column, measurement in _latest_measurements(session, lesion.id, exam.id).items():
-            if measurement.value_text is not None:
-                row[column] = measurement.value_text
-                used.add(column)
-        for name, value in (read.notes or {}).items():
-            row[name] = value
-            used.add(name)
+        if stored is None:
+            row.update(implied)
+        else:
+            row.update(modality=stored.modality, role=stored.role, status=stored.status)
+            for column, text in values.get((lesion.id, exam.id), {}).items():
+                if text is not None:
+                    row[column] = text
+            row.update(stored.notes or {})
+        used.update(row)
         rows.append(row)
     fields = [c for c in _ALL_COLUMNS if c in used]
     return [{c: row.get(c, "") for c in fields} for row in rows], fields
+
+
+def _implied_rows(
+    lesions: Mapping[int, Lesion],
+    reads: Mapping[tuple[int, int], LesionRead],
+    exams: Mapping[int, Exam],
+) -> list[tuple[Exam, Lesion, None, dict[str, str]]]:
+    """Rows the lineage implies at exams where a merged lesion or a fragment has no read."""
+    by_label = {lesion.label: lesion for lesion in lesions.values()}
+    reads_of: dict[int, list[tuple[Exam, LesionRead]]] = {}
+    for (lesion_id, exam_id), read in reads.items():
+        reads_of.setdefault(lesion_id, []).append((exams[exam_id], read))
+    for history in reads_of.values():
+        history.sort(key=lambda item: (item[0].exam_date, item[0].id))
+    implied: list[tuple[Exam, Lesion, None, dict[str, str]]] = []
+
+    def part_of_since(lesion: Lesion, parent: Lesion) -> tuple[Exam, LesionRead] | None:
+        for exam, read in reads_of.get(lesion.id, []):
+            if (read.notes or {}).get("part_of") == parent.label:
+                return exam, read
+        return None
+
+    for lesion in lesions.values():
+        into = lesions.get(lesion.merged_into_id or 0)
+        if lesion.status != "merged" or into is None:
+            continue
+        since = part_of_since(lesion, into)
+        if since is None:
+            continue
+        merged_at, merged_read = since
+        for exam, into_read in reads_of.get(into.id, []):
+            if exam.exam_date > merged_at.exam_date and (lesion.id, exam.id) not in reads:
+                row = {
+                    "modality": into_read.modality,
+                    "role": merged_read.role,
+                    "status": "absent",
+                    "part_of": into.label,
+                }
+                implied.append((exam, lesion, None, row))
+    fragments: dict[int, list[tuple[Lesion, Exam, LesionRead]]] = {}
+    for lesion in lesions.values():
+        first = reads_of.get(lesion.id)
+        if not first or lesion.status == "merged":
+            continue
+        parent = by_label.get((first[0][1].notes or {}).get("part_of", ""))
+        if parent is not None and parent.status == "split" and parent.id != lesion.id:
+            fragments.setdefault(parent.id, []).append((lesion, *first[0]))
+    for parent_id, members in fragments.items():
+        parent = lesions[parent_id]
+        read_exams = {
+            exam.id: (exam, read)
+            for member, _, _ in members
+            for exam, read in reads_of.get(member.id, [])
+        }
+        for exam, sibling_read in read_exams.values():
+            if (parent_id, exam.id) in reads:
+                continue  # the parent is read itself (e.g. the fragments coalesced again)
+            for member, split_at, first_read in members:
+                if exam.exam_date > split_at.exam_date and (member.id, exam.id) not in reads:
+                    row = {
+                        "modality": sibling_read.modality,
+                        "role": first_read.role,
+                        "status": "not-evaluated",
+                        "part_of": parent.label,
+                    }
+                    implied.append((exam, member, None, row))
+    return implied
+
+
+def sync_lineage(session: Session, patient: Patient, author: str) -> int:
+    """Bring the lesions' split/merged status in line with the ``part_of`` of their reads.
+
+    A read whose ``part_of`` names another lesion of the patient means one of
+    two things. If its lesion was read before without that ``part_of``, it
+    has merged into the named lesion (status ``merged``, ``merged_into_id``);
+    otherwise it is a fragment of the named lesion, which has split (status
+    ``split``). Each change is logged.
+
+    Returns
+    -------
+    int
+        The number of lesion fields changed.
+    """
+    lesions = list(session.scalars(select(Lesion).where(Lesion.patient_id == patient.id)))
+    by_label = {lesion.label: lesion for lesion in lesions}
+    history = session.execute(
+        select(LesionRead, Exam)
+        .join(Exam, LesionRead.exam_id == Exam.id)
+        .where(LesionRead.lesion_id.in_([lesion.id for lesion in lesions]))
+        .order_by(Exam.exam_date, Exam.id)
+    ).all()
+    seen_apart: dict[int, set[str | None]] = {}
+    changed = 0
+    by_id = {lesion.id: lesion for lesion in lesions}
+    for read, _exam in history:
+        lesion = by_id[read.lesion_id]
+        part_of = (read.notes or {}).get("part_of")
+        earlier = seen_apart.setdefault(lesion.id, set())
+        parent = by_label.get(part_of or "")
+        if parent is not None and parent.id != lesion.id:
+            if earlier - {part_of}:
+                updates = {"status": "merged", "merged_into_id": parent.id}
+                target = lesion
+            else:
+                updates = {"status": "split"}
+                target = parent
+            for name, new in updates.items():
+                old = getattr(target, name)
+                if old != new and not (name == "status" and old == "merged"):
+                    _log(session, "lesions", target.id, name, _text(old), _text(new), author)
+                    setattr(target, name, new)
+                    changed += 1
+        earlier.add(part_of)
+    return changed
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
