@@ -138,3 +138,10 @@ def test_every_earlier_revision_has_a_saved_record() -> None:
     assert earlier, "there is only one revision: nothing to migrate from"
     for revision in earlier:
         assert (Path(__file__).parent / "data" / f"workspace-{revision}.db").is_file(), revision
+
+
+def test_schema_head_constant_is_alembic_head() -> None:
+    """Opening a current workspace skips Alembic on the strength of this constant."""
+    from tumorboard.store.database import SCHEMA_HEAD
+
+    assert SCHEMA_HEAD == head_revision()

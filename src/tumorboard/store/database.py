@@ -10,19 +10,19 @@ shipped in this package.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from tumorboard.errors import InputError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = [
+    "SCHEMA_HEAD",
     "SUPPORTED_BACKENDS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "connect",
@@ -38,6 +38,11 @@ SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+#: The newest revision in ``migrations/versions`` (a test checks it against
+#: Alembic's head). Opening a workspace already at this revision does not
+#: load Alembic at all, which keeps every command's start quick.
+SCHEMA_HEAD = "0002"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -96,6 +101,8 @@ def connect(url: str) -> Engine:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -109,6 +116,8 @@ def head_revision() -> str:
     >>> head_revision()
     '0002'
     """
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -122,11 +131,27 @@ def current_revision(engine: Engine) -> str | None:
     >>> current_revision(connect("sqlite://")) is None
     True
     """
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except OperationalError as exc:
         raise InputError(f"database: cannot connect ({type(exc.orig).__name__})") from None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision in ``alembic_version`` read with plain SQL (None if there is none)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except OperationalError as exc:
+        if "no such table" in str(exc.orig).lower():
+            return None
+        raise InputError(f"database: cannot connect ({type(exc.orig).__name__})") from None
+    except ProgrammingError:  # PostgreSQL's UndefinedTable: a database without the record yet
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def upgrade_to_head(engine: Engine) -> str:
@@ -143,6 +168,10 @@ def upgrade_to_head(engine: Engine) -> str:
     >>> upgrade_to_head(engine) == head_revision()
     True
     """
+    if _stored_revision(engine) == SCHEMA_HEAD:
+        return SCHEMA_HEAD
+    from alembic import command
+
     config = _alembic_config()
     try:
         with engine.begin() as connection:

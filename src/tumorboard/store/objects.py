@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -26,6 +27,13 @@ __all__ = ["CHUNK_BYTES", "ObjectStore", "sha256_of_file"]
 
 #: Bytes read at a time when hashing or copying a file.
 CHUNK_BYTES = 1 << 20
+
+#: Files up to this size are read, hashed and written in one piece.
+SMALL_FILE_BYTES = 16 << 20
+
+#: Temporary names unique within this process (the PID makes them unique across
+#: processes; ``itertools.count`` is thread-safe in CPython).
+_NAMES = itertools.count()
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -84,11 +92,33 @@ class ObjectStore:
     def put_file(self, source: Path) -> str:
         """Store a copy of a regular file; return its SHA-256.
 
-        The file is read once: copied into a temporary file while it is
-        hashed, then renamed to its digest (or dropped when that object is
-        already stored). The copy is not flushed to disk here; call
-        :meth:`sync` before recording the digest in a database.
+        The file is read once: a small file (up to :data:`SMALL_FILE_BYTES`,
+        every DICOM slice) in one read, hashed and written with one write; a
+        larger one copied into a temporary file while it is hashed. The copy
+        is then renamed to its digest (or dropped when that object is already
+        stored). The copy is not flushed to disk here; call :meth:`sync`
+        before recording the digest in a database.
         """
+        with open(source, "rb", buffering=0) as handle:
+            data = handle.read(SMALL_FILE_BYTES + 1)
+            if len(data) <= SMALL_FILE_BYTES:
+                sha = hashlib.sha256(data).hexdigest()
+                final = self.path(sha)
+                if not final.exists():
+                    self._make_folder(final.parent)
+                    name = str(self.root / f"{_temporary_prefix()}{next(_NAMES)}")
+                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    try:
+                        with os.fdopen(fd, "wb", buffering=0) as sink:
+                            view = memoryview(data)
+                            while view:
+                                view = view[sink.write(view) or 0 :]
+                        os.replace(name, final)
+                    except BaseException:
+                        Path(name).unlink(missing_ok=True)
+                        raise
+                    self._unsynced = True
+                return sha
         digest = hashlib.sha256()
         handle_fd, name = tempfile.mkstemp(prefix=_temporary_prefix(), dir=self.root)
         try:

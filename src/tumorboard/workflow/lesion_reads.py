@@ -141,20 +141,62 @@ def _store_rows(
     source: str,
     summary: ReadImportSummary,
 ) -> None:
-    patients: dict[str, Patient] = {}
+    """Store the rows patient by patient: a few queries and two flushes per patient.
+
+    Each patient's exams, lesions, reads and latest measurements are loaded
+    once, new exams and lesions are flushed together (for their ids), and the
+    reads and values follow in one flush.
+    """
+    by_patient: dict[str, list[dict[str, str]]] = {}
     for raw in rows:
         row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-        patient = patients.get(row["patient_id"])
-        if patient is None:
-            patient = _patient(session, row["patient_id"], summary)
-            patients[row["patient_id"]] = patient
-        exam = _exam(session, patient, row, summary)
-        lesion = _lesion(session, patient, row, summary)
-        read = session.scalars(
-            select(LesionRead).where(
-                LesionRead.lesion_id == lesion.id, LesionRead.exam_id == exam.id
-            )
-        ).one_or_none()
+        by_patient.setdefault(row["patient_id"], []).append(row)
+    with session.no_autoflush:
+        for key, patient_rows in by_patient.items():
+            patient = _patient(session, key, summary)
+            _store_patient_rows(session, patient, patient_rows, author, source, summary)
+            session.flush()
+            sync_lineage(session, patient, author)
+
+
+def _store_patient_rows(
+    session: Session,
+    patient: Patient,
+    rows: list[dict[str, str]],
+    author: str,
+    source: str,
+    summary: ReadImportSummary,
+) -> None:
+    exams_by_date: dict[object, list[Exam]] = {}
+    for exam in session.scalars(
+        select(Exam).where(Exam.patient_id == patient.id).order_by(Exam.id)
+    ):
+        exams_by_date.setdefault(exam.exam_date, []).append(exam)
+    lesions = {
+        lesion.label: lesion
+        for lesion in session.scalars(select(Lesion).where(Lesion.patient_id == patient.id))
+    }
+    resolved: list[tuple[dict[str, str], Exam, Lesion]] = []
+    for row in rows:
+        exam = _exam(session, patient, row, exams_by_date, summary)
+        lesion = lesions.get(row["lesion_id"])
+        if lesion is None:
+            lesion = _new_lesion(session, patient, row, summary)
+            lesions[lesion.label] = lesion
+        resolved.append((row, exam, lesion))
+    session.flush()  # ids of the new exams and lesions
+    lesion_ids = [lesion.id for lesion in lesions.values()]
+    reads = {
+        (read.lesion_id, read.exam_id): read
+        for read in session.scalars(select(LesionRead).where(LesionRead.lesion_id.in_(lesion_ids)))
+    }
+    latest: dict[tuple[int, int, str], Measurement] = {}
+    for measurement in session.scalars(
+        select(Measurement).where(Measurement.lesion_id.in_(lesion_ids)).order_by(Measurement.id)
+    ):
+        latest[(measurement.lesion_id, measurement.exam_id, measurement.quantity)] = measurement
+    for row, exam, lesion in resolved:
+        read = reads.get((lesion.id, exam.id))
         notes = {name: row[name] for name in _NOTE_COLUMNS if row.get(name)}
         if read is None:
             read = LesionRead(
@@ -168,7 +210,7 @@ def _store_rows(
                 author=author,
             )
             session.add(read)
-            session.flush()
+            reads[(lesion.id, exam.id)] = read
             summary.reads += 1
         else:
             for name, new in (
@@ -182,10 +224,12 @@ def _store_rows(
                     summary.values_changed += 1
             if read.notes != notes:
                 read.notes = notes
-        _store_numbers(session, lesion, exam, row, author, source, summary)
-    for patient in patients.values():
-        session.flush()
-        sync_lineage(session, patient, author)
+        current = {
+            column: latest[(lesion.id, exam.id, column)]
+            for column in NUMBER_COLUMNS
+            if (lesion.id, exam.id, column) in latest
+        }
+        _store_numbers(session, lesion, exam, row, author, source, summary, current)
 
 
 def _patient(session: Session, key: str, summary: ReadImportSummary) -> Patient:
@@ -199,16 +243,16 @@ def _patient(session: Session, key: str, summary: ReadImportSummary) -> Patient:
 
 
 def _exam(
-    session: Session, patient: Patient, row: Mapping[str, str], summary: ReadImportSummary
+    session: Session,
+    patient: Patient,
+    row: Mapping[str, str],
+    exams_by_date: dict[object, list[Exam]],
+    summary: ReadImportSummary,
 ) -> Exam:
     exam_date = parse_iso_date(row["date"])
     assert exam_date is not None  # checked by the table parser
     label = row["timepoint"]
-    candidates = list(
-        session.scalars(
-            select(Exam).where(Exam.patient_id == patient.id, Exam.exam_date == exam_date)
-        )
-    )
+    candidates = exams_by_date.setdefault(exam_date, [])
     for exam in candidates:
         if exam.label == label:
             return exam
@@ -218,30 +262,24 @@ def _exam(
             return exam
     exam = Exam(patient_id=patient.id, exam_date=exam_date, label=label)
     session.add(exam)
-    session.flush()
+    candidates.append(exam)
     summary.exams += 1
     return exam
 
 
-def _lesion(
+def _new_lesion(
     session: Session, patient: Patient, row: Mapping[str, str], summary: ReadImportSummary
 ) -> Lesion:
-    label = row["lesion_id"]
-    lesion = session.scalars(
-        select(Lesion).where(Lesion.patient_id == patient.id, Lesion.label == label)
-    ).one_or_none()
-    if lesion is None:
-        lesion = Lesion(
-            patient_id=patient.id,
-            tracking_uid=generate_uid(),
-            label=label,
-            organ=row["organ"] or None,
-            is_node=row["is_node"].lower() == "true",
-            role=row["role"] or "reference",
-        )
-        session.add(lesion)
-        session.flush()
-        summary.lesions += 1
+    lesion = Lesion(
+        patient_id=patient.id,
+        tracking_uid=generate_uid(),
+        label=row["lesion_id"],
+        organ=row["organ"] or None,
+        is_node=row["is_node"].lower() == "true",
+        role=row["role"] or "reference",
+    )
+    session.add(lesion)
+    summary.lesions += 1
     return lesion
 
 
@@ -253,8 +291,8 @@ def _store_numbers(
     author: str,
     source: str,
     summary: ReadImportSummary,
+    current: Mapping[str, Measurement],
 ) -> None:
-    current = _latest_measurements(session, lesion.id, exam.id)
     for column, unit in NUMBER_COLUMNS.items():
         text = row.get(column, "")
         old = current.get(column)
@@ -277,18 +315,6 @@ def _store_numbers(
                 author=author,
             )
         )
-
-
-def _latest_measurements(session: Session, lesion_id: int, exam_id: int) -> dict[str, Measurement]:
-    latest: dict[str, Measurement] = {}
-    query = (
-        select(Measurement)
-        .where(Measurement.lesion_id == lesion_id, Measurement.exam_id == exam_id)
-        .order_by(Measurement.id)
-    )
-    for measurement in session.scalars(query):
-        latest[measurement.quantity] = measurement
-    return latest
 
 
 def _log(
