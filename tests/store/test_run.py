@@ -19,7 +19,7 @@ from dwi_exams import VOXEL_ML, lesion_voxels, write_exam, write_exclusion_seg
 from sqlalchemy import func, select
 
 from tumorboard.cli.main import main
-from tumorboard.store import init_workspace
+from tumorboard.store import init_workspace, open_workspace
 from tumorboard.store.models import Analysis, AnalysisOutput, ChangeLogEntry
 from tumorboard.workflow import import_paths
 from tumorboard.workflow.analysis_runs import run_analyses
@@ -210,3 +210,58 @@ def test_an_exclusion_seg_removes_its_structure_from_the_tumour_load(
     assert (summary.analyses_run, summary.failed) == (1, [])
     dwi = _dwi(patient_timeline(workspace, "DWI-002"))["2024-01-08"]
     assert dwi["total_diffusion_volume_ml"] == pytest.approx(600 * VOXEL_ML, rel=1e-6)
+
+
+def test_disk_full_during_run_is_recorded_and_the_next_run_finishes(
+    workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from tumorboard.store.objects import ObjectStore
+
+    def full(self, data):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ObjectStore, "put_bytes", full)
+        summary = run_analyses(workspace)
+    errors = {f["exam_date"]: f["error"] for f in summary.failed}
+    assert "No space left on device" in errors["2024-01-08"]
+    # the follow-ups wait for their reference exam's result
+    assert errors["2024-04-01"] == errors["2024-07-01"] == "its reference exam has no WB-DWI result"
+    with workspace.session() as session:
+        assert set(session.scalars(select(Analysis.status))) <= {"failed"}
+        assert session.scalar(select(func.count()).select_from(AnalysisOutput)) == 0
+    again = run_analyses(workspace)
+    assert again.failed == [] and again.analyses_run == 3
+    with workspace.session() as session:
+        assert sorted(session.scalars(select(Analysis.status))) == ["done"] * 3
+
+
+def test_disk_full_during_import_is_one_line_and_leaves_the_record_as_it_was(
+    workspace_dir: Path, exam_folders, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    from tumorboard.store.objects import ObjectStore
+
+    assert main(["init", str(workspace_dir)]) == 0
+
+    def full(self, source):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device", str(source))
+
+    monkeypatch.setattr(ObjectStore, "put_file", full)
+    capsys.readouterr()
+    code = main(["import", "--workspace", str(workspace_dir), str(exam_folders["baseline"])])
+    err = capsys.readouterr().err
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "No space left" in err
+    monkeypatch.undo()
+    ws = open_workspace(workspace_dir)
+    try:
+        with ws.session() as session:
+            from tumorboard.store.models import Instance
+
+            assert session.scalar(select(func.count()).select_from(Instance)) == 0
+    finally:
+        ws.close()
+    assert main(["import", "--workspace", str(workspace_dir), str(exam_folders["baseline"])]) == 0

@@ -441,6 +441,10 @@ def _run_one(
     except TumorboardError as exc:
         _finish(workspace, analysis_id, "failed", error=str(exc).splitlines()[0][:500])
         return str(exc).splitlines()[0][:500], None
+    except OSError as exc:  # disk full, read-only objects: recorded, the next run retries
+        message = f"{exc.strerror or type(exc).__name__} (errno {exc.errno})"
+        _finish(workspace, analysis_id, "failed", error=message)
+        return message, None
     _finish(workspace, analysis_id, "done", result=result, outputs=outputs)
     return "done", result
 
