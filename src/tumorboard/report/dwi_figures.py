@@ -87,6 +87,34 @@ def coronal_mip(
     return np.asarray(mip, dtype=np.float32), ray_class, (0.0, width_mm, 0.0, height_mm)
 
 
+def mip_position_mm(image: Volume, point_lps_mm: Sequence[float]) -> tuple[float, float]:
+    """Where a patient point lands on :func:`coronal_mip`'s picture (its extent, mm).
+
+    Examples
+    --------
+    >>> volume = Volume(np.zeros((4, 5, 6), np.float32), (2.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    >>> volume.array[3, 1, 4] = 9.0  # z = 6 mm, y = 1 mm, x = 4 mm
+    >>> mip, _, _ = coronal_mip(volume)
+    >>> x_mm, y_mm = mip_position_mm(volume, (4.0, 1.0, 6.0))
+    >>> row, col = int(y_mm // 2.0), int(x_mm // 1.0)
+    >>> float(mip[row, col])
+    9.0
+    """
+    ap_axis = _axis_along(image, 1)
+    si_axis = _axis_along(image, 2)
+    lr_axis = 3 - ap_axis - si_axis
+    index = np.asarray(image.lps_to_index(np.asarray(point_lps_mm, dtype=np.float64)))
+    index = index.reshape(-1)[:3]
+    shape = image.spatial_shape
+    row = float(index[si_axis])
+    col = float(index[lr_axis])
+    if image.direction[2, 2 - si_axis] < 0:
+        row = shape[si_axis] - 1 - row
+    if image.direction[0, 2 - lr_axis] < 0:
+        col = shape[lr_axis] - 1 - col
+    return (col + 0.5) * image.spacing_mm[lr_axis], (row + 0.5) * image.spacing_mm[si_axis]
+
+
 def summary_subtitle(summary: Mapping[str, Any], reference_label: str = "") -> str:
     """Second and third title lines of the figures, from a ``summary.json`` payload.
 
@@ -148,6 +176,8 @@ def mip_figure(
     yellow_lower_um2_per_s: float | None = None,
     green_lower_um2_per_s: float = GREEN_LOWER_UM2_PER_S,
     warnings: Sequence[str] = (),
+    annotations: Sequence[tuple[str, Sequence[float]]] = (),
+    colour_label: str = "ADC classes (\u00b5m\u00b2/s)",
 ) -> None:
     """Save the coronal inverted-grey MIP with the class overlay as PNG.
 
@@ -167,6 +197,10 @@ def mip_figure(
         Class bounds, shown in the legend (ADC in um^2/s).
     warnings : sequence of str
         Plausibility flags, printed in red under the title.
+    annotations : sequence of (str, point)
+        Labels drawn at patient points (LPS mm): component numbers, lesion names.
+    colour_label : str
+        Title of the class legend.
     """
     mip, ray_class, extent = coronal_mip(image, classes)
     window = float(np.percentile(mip, 99.5)) or 1.0
@@ -194,8 +228,20 @@ def mip_figure(
             bbox_to_anchor=(0.5, 0.0),
             fontsize=7,
             framealpha=0.9,
-            title="ADC classes (\u00b5m\u00b2/s)",
+            title=colour_label,
             title_fontsize=7,
+        )
+    for text, point in annotations:
+        x_mm, y_mm = mip_position_mm(image, point)
+        ax.annotate(
+            text,
+            (x_mm, y_mm),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=7,
+            color="black",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "0.4", "alpha": 0.85},
+            arrowprops={"arrowstyle": "-", "color": "0.3", "lw": 0.6},
         )
     ax.set_axis_off()
     for x, ha, letter in ((0.01, "left", "R"), (0.99, "right", "L")):

@@ -136,6 +136,12 @@ def run_section(context: DemoContext) -> DemoSection:
             for r in reports.values()
         ),
     }
+    net_page = (out / "record" / NET_PATIENT.key / "report.html").read_text(encoding="utf-8")
+    checks["record: the NET report shows a labelled PET MIP per series"] = net_page.count(
+        "coronal PET MIP"
+    ) == len(pet_truth["timepoints"]) and all(
+        html.escape(str(item["name"])) in net_page for item in pet_truth["lesions"]
+    )
     rows = []
     by_date = {exam["date"]: exam for exam in timelines[BREAST_PATIENT.patient_id]["exams"]}
     for exam, truth in dwi_truth.items():

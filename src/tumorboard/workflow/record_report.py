@@ -196,15 +196,16 @@ def write_record_report(
             outputs.setdefault(analysis_id, {})[name] = sha
     # the newest finished analysis of each exam date, in date order
     dwi_by_date: dict[str, tuple[int, dict[str, Any]]] = {}
-    pet: list[dict[str, Any]] = []
+    pet_by_id: list[tuple[int, dict[str, Any]]] = []
     for analysis_id, kind, result in analyses:
         if not isinstance(result, dict):
             continue
         if kind == "wbdwi":
             dwi_by_date[str((result.get("exam") or {}).get("date"))] = (analysis_id, result)
         elif kind == "pet_suv":
-            pet.append(result)
+            pet_by_id.append((analysis_id, result))
     dwi = [dwi_by_date[date] for date in sorted(dwi_by_date)]
+    pet = [result for _, result in pet_by_id]
     if not rows and not dwi and not pet:
         raise InputError(
             "report: the patient has no lesion reads and no analyses (run 'tumorboard lesion "
@@ -224,9 +225,11 @@ def write_record_report(
         identity = Identity(patient_key, (patient.name,) if patient.name else ())
         timeline = deidentifier.record(timeline, identity)
         dwi = [(number, deidentifier.record(summary, identity)) for number, summary in dwi]
-        pet = [deidentifier.record(summary, identity) for summary in pet]
+        pet_by_id = [(n, deidentifier.record(summary, identity)) for n, summary in pet_by_id]
+        pet = [summary for _, summary in pet_by_id]
     figures = _dwi_figures(workspace, dwi, outputs)
-    page = _report_html(timeline, dwi, figures, pet, deidentify=deidentify)
+    pet_figures = _pet_figures(workspace, pet_by_id, outputs)
+    page = _report_html(timeline, dwi, figures, pet_by_id, pet_figures, deidentify=deidentify)
     (staging / "report.html").write_text(page, encoding="utf-8")
     return RecordReport(
         files=tuple(sorted(p.name for p in staging.iterdir())),
@@ -264,6 +267,55 @@ def _dwi_figures(
                 subtitle=summary_subtitle(summary, str(reference.get("date") or "")),
                 yellow_lower_um2_per_s=summary.get("yellow_lower_um2_per_s"),
                 warnings=[str(flag) for flag in summary.get("plausibility_flags") or []],
+                annotations=[
+                    (
+                        f"#{row['component_id']}",
+                        (row["centroid_x_mm"], row["centroid_y_mm"], row["centroid_z_mm"]),
+                    )
+                    for row in summary.get("components") or []
+                    if row.get("kept")
+                ],
+            )
+            figures[analysis_id] = base64.b64encode(png.read_bytes()).decode("ascii")
+    return figures
+
+
+def _pet_figures(
+    workspace: Any,
+    pet: Sequence[tuple[int, Mapping[str, Any]]],
+    outputs: Mapping[int, Mapping[str, str]],
+) -> dict[int, str]:
+    """Coronal SUVbw MIP of each PET series with its lesions named, base64 PNG."""
+    import numpy as np
+
+    from tumorboard.imaging.nifti import read_nifti
+    from tumorboard.report.dwi_figures import mip_figure
+
+    figures: dict[int, str] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for analysis_id, summary in pet:
+            stored = outputs.get(analysis_id, {})
+            if "suvbw.nii.gz" not in stored:
+                continue
+            suvbw = read_nifti(_named_copy(workspace, stored, "suvbw.nii.gz", folder))
+            annotations = []
+            if "lesions.nii.gz" in stored:
+                labels = read_nifti(_named_copy(workspace, stored, "lesions.nii.gz", folder))
+                values = np.asarray(labels.array)
+                for lesion in summary.get("lesions") or []:
+                    voxels = np.argwhere(values == int(lesion["label"]))
+                    if len(voxels):
+                        centre = suvbw.index_to_lps(voxels.mean(axis=0))
+                        name = f"{lesion.get('name', lesion['label'])}"
+                        annotations.append((name, tuple(float(v) for v in centre)))
+            png = Path(folder) / f"pet-{analysis_id}.png"
+            mip_figure(
+                suvbw,
+                None,
+                png,
+                title=str(summary.get("series") or "PET"),
+                subtitle="SUVbw, lesions named from the study's segmentation",
+                annotations=annotations,
             )
             figures[analysis_id] = base64.b64encode(png.read_bytes()).decode("ascii")
     return figures
@@ -305,7 +357,8 @@ def _report_html(
     timeline: Mapping[str, Any],
     dwi: Sequence[tuple[int, dict[str, Any]]],
     figures: Mapping[int, str],
-    pet: Sequence[Mapping[str, Any]],
+    pet_by_id: Sequence[tuple[int, Mapping[str, Any]]],
+    pet_figures: Mapping[int, str],
     *,
     deidentify: bool,
 ) -> str:
@@ -381,12 +434,12 @@ def _report_html(
                     f"response class against the exam of {_cell(reference.get('date'))}."
                     "</figcaption></figure>"
                 )
-    if pet:
+    if pet_by_id:
         parts.append(
             "<h2>PET lesions</h2><table><tr><th>series</th><th>lesion</th><th>SUVbw max</th>"
             "<th>SULpeak</th><th>volume (ml)</th></tr>"
         )
-        for pet_summary in pet:
+        for _, pet_summary in pet_by_id:
             lesions = pet_summary.get("lesions") or []
             if not lesions:
                 parts.append(
@@ -402,5 +455,15 @@ def _report_html(
                     f"<td>{_cell(lesion.get('volume_ml'), 2)}</td></tr>"
                 )
         parts.append("</table>")
+        for analysis_id, pet_summary in pet_by_id:
+            if analysis_id in pet_figures:
+                series = _cell(pet_summary.get("series"))
+                parts.append(
+                    f"<figure><img alt='coronal PET MIP of {series}' "
+                    f"src='data:image/png;base64,{pet_figures[analysis_id]}'>"
+                    f"<figcaption>{series}: coronal maximum-intensity projection of SUVbw, "
+                    "each lesion of the study's segmentation named at its centre."
+                    "</figcaption></figure>"
+                )
     parts.append("</body></html>\n")
     return "".join(parts)
