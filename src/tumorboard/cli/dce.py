@@ -25,7 +25,6 @@ medians). LABELS is a NIfTI label image or a DICOM SEG; without
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from tumorboard.cli.common import add_force_and_out, parse_float_list
@@ -163,12 +162,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_force_and_out(mapping, "output directory")
     mapping.set_defaults(handler=run_map)
-    dce.set_defaults(handler=lambda args: _missing_command(dce))
-
-
-def _missing_command(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def run_fit(args: argparse.Namespace) -> int:

@@ -156,12 +156,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_force_and_out(compare, "output directory (comparison.csv, histograms.png)")
     compare.set_defaults(handler=run_compare)
-    dwi.set_defaults(handler=lambda args: _missing_command(dwi))
-
-
-def _missing_command(parser: argparse.ArgumentParser) -> int:
-    parser.print_usage()
-    return 2
 
 
 def run_assess(args: argparse.Namespace) -> int:

@@ -119,8 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(module if module in COMMAND_MODULES else None)
     args = parser.parse_args(arguments)
     handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help(sys.stderr)
+    if handler is None:  # a command group without its subcommand: that group's help
+        _deepest_parser(parser, arguments).print_help(sys.stderr)
         return 2
     try:
         result = handler(args)
@@ -134,6 +134,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("tumorboard: interrupted\n")
         return 130
     return int(result or 0)
+
+
+def _deepest_parser(
+    parser: argparse.ArgumentParser, arguments: Sequence[str]
+) -> argparse.ArgumentParser:
+    """The parser of the last command word in ``arguments`` (``tumorboard dwi`` -> dwi's)."""
+    for word in arguments:
+        if word.startswith("-"):
+            continue
+        choices = next(
+            (a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
+            None,
+        )
+        if not choices or word not in choices:
+            break
+        parser = choices[word]
+    return parser
 
 
 def _one_line(exc: BaseException | str) -> str:

@@ -19,7 +19,6 @@ and :mod:`tumorboard.pipeline.pet_register`.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from tumorboard.cli.common import add_force_and_out, parse_float_list
@@ -114,13 +113,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_force_and_out(reg, "output directory")
     reg.set_defaults(handler=run_register)
-    pet.set_defaults(handler=lambda args: _missing_command(pet))
-
-
-def _missing_command(parser: argparse.ArgumentParser) -> int:
-    parser.print_usage(sys.stderr)
-    sys.stderr.write("tumorboard pet: error: choose a command: suv or register\n")
-    return 2
 
 
 def run_suv(args: argparse.Namespace) -> int:
