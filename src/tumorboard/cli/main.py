@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "workspace",
     "record",
     "run",
+    "cohort",
     "demo",
     "dwi",
     "assess",
@@ -38,6 +39,7 @@ COMMAND_MODULES = (
     "dce",
     "guide",
     "radiomics",
+    "export",
 )
 
 
