@@ -3,6 +3,7 @@
 * phantoms import no science package (truth never comes from the code under test);
 * the numerical packages never import cli/, pipeline/ or report/;
 * report/ never imports cli/, pipeline/, workflow/ or store/; cli > workflow > pipeline > report;
+* dicom_export/ never imports store/, workflow/, pipeline/, report/ or cli/;
 * no import cycle between the packages of tumorboard.
 """
 
@@ -31,11 +32,12 @@ def test_every_contract_is_kept(capsys):
         "phantoms-independent",
         "numerics-below-faces",
         "report-below-faces",
+        "dicom-export-below-workflow",
         "faces-layered",
         "no-package-cycles",
     ):
         assert f"[importlinter:contract:{name}]" in CONFIG.read_text(encoding="utf-8")
-    assert "5 kept, 0 broken" in out
+    assert "6 kept, 0 broken" in out
 
 
 def _package(root: Path, files: dict[str, str]) -> None:
@@ -74,6 +76,8 @@ def _config_for(tmp_path: Path, contract: str) -> Path:
         ("faces-layered", {"pipeline/__init__.py": "import tumorfake.workflow\n"}),
         ("report-below-faces", {"report/__init__.py": "import tumorfake.store\n"}),
         ("numerics-below-faces", {"criteria/__init__.py": "import tumorfake.workflow\n"}),
+        ("dicom-export-below-workflow", {"dicom_export/__init__.py": "import tumorfake.store\n"}),
+        ("dicom-export-below-workflow", {"dicom_export/a.py": "import tumorfake.workflow\n"}),
     ],
 )
 def test_each_contract_breaks_on_a_forbidden_import(tmp_path, monkeypatch, capsys, contract, files):
@@ -93,6 +97,7 @@ def test_each_contract_breaks_on_a_forbidden_import(tmp_path, monkeypatch, capsy
         "radiomics",
         "workflow",
         "store",
+        "dicom_export",
     )
     root = tmp_path / "src"
     _package(root, {"tumorfake/__init__.py": ""})
