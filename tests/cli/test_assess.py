@@ -285,6 +285,7 @@ def test_bad_tables(
         (["--patient", "BADDRUG"], "drug_class must be one of"),
         (["--salt", "x"], "--salt is only used with --deidentify"),
         (["--sd-min-days", "-1"], "sd_min_days must be >= 0"),
+        (["--pdf-patients", "-1"], "--pdf-patients -1: expected a whole number >= 0"),
     ],
 )
 def test_bad_options(
@@ -411,3 +412,54 @@ def test_bad_dwi_exam_writes_nothing(
     )
     assert "summary.json not found" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_disk_full_is_one_line_and_keeps_the_old_output(
+    table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from tumorboard.report import crf_stream
+
+    out = tmp_path / "out"
+    assert main(["assess", str(table), "--criteria", "recist1.1", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def enospc(*args: object, **kwargs: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(crf_stream, "write_crf_pdf", enospc)
+    capsys.readouterr()
+    argv = ["assess", str(table), "--criteria", "recist1.1", "--out", str(out), "--force"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"cannot write output {out}: No space left on device (ENOSPC)" in err
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_cohort_beyond_the_pdf_limit_gets_every_form_in_html_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = reference.reference_measurements_csv().splitlines()
+    copies = [lines[0]] + [
+        line.replace(reference.PATIENT_ID, f"{reference.PATIENT_ID}-{k}")
+        for k in range(3)
+        for line in lines[1:]
+    ]
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text("\n".join(copies) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["assess", str(cohort), "--criteria", "recist1.1", "--pdf-patients", "2"]
+    assert main([*argv, "--out", str(out)]) == 0, capsys.readouterr().err
+    document = json.loads((out / "crf.json").read_text())
+    assert [p["patient"] for p in document["patients"]] == [
+        f"{reference.PATIENT_ID}-{k}" for k in range(3)
+    ]
+    assert (out / "crf.html").read_text().count('<section class="crf-patient">') == 3
+    assert {r["patient_id"] for r in rows(out / "response.csv")} == {
+        f"{reference.PATIENT_ID}-{k}" for k in range(3)
+    }
+    assert (out / "crf.pdf").read_bytes()[:5] == b"%PDF-"

@@ -330,3 +330,51 @@ def test_registration_refuses_a_nan_voxel_before_itk() -> None:
     assert str(caught.value) == (
         "moving image: 1 voxel(s) are NaN or infinite; rigid registration needs finite intensities"
     )
+
+
+def test_pet_register_with_a_nan_voxel_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: ``pet register`` printed ITK's exception dump (issue 15, item 10)."""
+    grid = np.random.default_rng(5).random((12, 12, 12)).astype(np.float32)
+    fixed = write_nifti(Volume(grid, (2.0, 2.0, 2.0)), tmp_path / "fixed.nii.gz")
+    bad = grid.copy()
+    bad[6, 6, 6] = np.nan
+    moving = write_nifti(Volume(bad, (2.0, 2.0, 2.0)), tmp_path / "moving.nii.gz")
+    argv = ["pet", "register", "--moving", str(moving), "--fixed", str(fixed)]
+    code = main([*argv, "--out", str(tmp_path / "reg")])
+    line = _one_line_error(capsys, code)
+    assert "NaN or infinite" in line and "itk" not in line.lower()
+    assert not (tmp_path / "reg").exists()
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EROFS"])
+def test_dwi_compare_disk_full_or_read_only_is_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+) -> None:
+    """Was: a traceback when the disk filled or the file system was read-only (item 10)."""
+    import errno
+    import os
+
+    import tumorboard.pipeline.dwi_compare as dwi_compare
+
+    first = _exam(tmp_path / "e1", _summary())
+    second = _exam(tmp_path / "e2", _summary(volume=60.0, date="2024-04-08"))
+    out = tmp_path / "o"
+    argv = ["dwi", "compare", "--exam", f"a={first}", "--exam", f"b={second}", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    before = (out / "comparison.csv").read_bytes()
+    number = getattr(errno, code)
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(dwi_compare, "write_csv", failing)
+    capsys.readouterr()
+    line = _one_line_error(capsys, main([*argv, "--force"]))
+    assert f"cannot write output {out}" in line and f"({code})" in line
+    assert (out / "comparison.csv").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name or ".old-" in p.name]

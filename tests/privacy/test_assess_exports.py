@@ -140,3 +140,27 @@ def test_only_ascii_decimal_numbers_are_read(
     assert str(table) in error and "row 3" in error and "longest_diameter_mm" in error
     assert "ASCII decimal" in error
     assert not out.exists()
+
+
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_prefix_is_neutralised_in_assess_csvs(tmp_path: Path, prefix: str) -> None:
+    # the table reader trims blanks, so a tab or CR is followed by another prefix
+    hostile = f"{prefix}@HYPERLINK(1)" if prefix.isspace() else f"{prefix}HYPERLINK(1)"
+    table = write_table(tmp_path / "m.csv", "P1", "L1")
+    text = table.read_text(encoding="utf-8").replace("scan 2024.06.24", f'"{hostile}"')
+    table.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["assess", str(table), "--criteria", "recist1.1", "--out", str(out)]) == 0
+    cells = []
+    for path in [out / "response.csv", *sorted((out / "sdtm").glob("*.csv"))]:
+        with open(path, encoding="utf-8", newline="") as handle:
+            cells += [cell for row in csv.reader(handle) for cell in row]
+    neutralised = [cell for cell in cells if cell.startswith("'") and "HYPERLINK(1)" in cell]
+    assert neutralised, cells  # the label reached the CSVs, with its quote
+    for cell in cells:
+        assert cell[:1] not in ("=", "+", "@", "\t", "\r"), cell
+        if cell[:1] == "-":
+            float(cell)
+    document = json.loads((out / "crf.json").read_text(encoding="utf-8"))
+    labels = {row["timepoint"] for row in document["patients"][0]["assessments"]}
+    assert any(label.endswith("HYPERLINK(1)") for label in labels)  # raw (maybe trimmed) in JSON

@@ -1,7 +1,9 @@
 """``tumorboard assess``: response criteria and the case-report form from a measurement table.
 
 Writes ``DIR/response.csv``, ``DIR/crf.html``, ``DIR/crf.pdf``,
-``DIR/crf.json`` and ``DIR/sdtm/{tu,tr,rs}.csv``, all or nothing.
+``DIR/crf.json`` and ``DIR/sdtm/{tu,tr,rs}.csv``, all or nothing, one patient
+at a time (:mod:`tumorboard.report.crf_stream`): 300 patients take seconds
+and memory does not grow with the cohort.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tumorboard.criteria.selection import PatientInfo, choose_criteria, patient_
 from tumorboard.errors import InputError
 from tumorboard.outputs import check_output_path, output_directory
 from tumorboard.report.crf import Disclosure, PatientCase, write_assessment_outputs
+from tumorboard.report.crf_stream import pdf_patients_limit
 
 
 def register(subparsers: Any) -> None:
@@ -101,6 +104,15 @@ def register(subparsers: Any) -> None:
         default="nadir",
         help="reference of Choi progression (default: nadir)",
     )
+    parser.add_argument(
+        "--pdf-patients",
+        type=int,
+        metavar="N",
+        help="print every patient's full form in crf.pdf for forms of at most N patients "
+        "(default 20, or $TUMORBOARD_PDF_PATIENTS); a larger cohort's crf.pdf is its "
+        "one-line-per-patient summary, the full forms being in crf.html and crf.json "
+        "(about 1 s per patient in the PDF)",
+    )
     add_force_and_out(parser, "output directory")
     parser.set_defaults(handler=run)
 
@@ -123,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out, args.force, inputs=inputs, directory=True)
     if args.salt and not args.deidentify:
         raise InputError("--salt is only used with --deidentify")
+    pdf_patients = pdf_patients_limit(args.pdf_patients)
     info = _read_patient(args.patient) if args.patient else PatientInfo()
     guide = None
     if args.facts:
@@ -151,7 +164,14 @@ def run(args: argparse.Namespace) -> int:
     disclosure = Disclosure(deidentify=args.deidentify, salt=args.salt)
     with output_directory(args.out, args.force, inputs=inputs) as staging:
         write_assessment_outputs(
-            staging, cases, info, criteria, disclosure, guide=guide, wbdwi_rows=wbdwi_rows
+            staging,
+            cases,
+            info,
+            criteria,
+            disclosure,
+            guide=guide,
+            wbdwi_rows=wbdwi_rows,
+            pdf_patients=pdf_patients,
         )
     return 0
 

@@ -198,6 +198,12 @@ def fit_curves(
             f"{source}: time_s ({t.size} values) differs from the time_s of {inputs.source} "
             f"({inputs.times_s.size} values)"
         )
+    for column, values in (("cp_mM", inputs.cp_mM), ("cv_mM", inputs.cv_mM)):
+        if values is not None and not np.any(values):
+            raise InputError(
+                f"{inputs.source} column {column}: the input function is zero at every time "
+                "(no bolus); no kinetic model can be fitted to it"
+            )
     array = _check_curves(curves, inputs, source)
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -349,6 +355,13 @@ def _result(
             )
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(sst > 0, 1.0 - sse / sst, np.nan)
+    # a curve that does not vary carries no kinetic information: never "converged"
+    varies = np.zeros(curves.shape[0], dtype=bool)
+    for start in range(0, curves.shape[0], DEFAULT_CHUNK):
+        chunk = np.asarray(curves[start : start + DEFAULT_CHUNK], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            varies[start : start + chunk.shape[0]] = np.ptp(chunk, axis=1) > 0
+    converged = converged & varies
     return FitResult(
         model=kinetic.model,
         parameters=params,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -147,7 +148,11 @@ class ReferenceExam:
     def __post_init__(self) -> None:
         for name in ("total_diffusion_volume_ml", "adc_median_um2_per_s", "adc_p95_um2_per_s"):
             value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
+            try:  # numpy refuses ints beyond int64; beyond float range there is no number
+                finite = math.isfinite(value)
+            except (OverflowError, TypeError):
+                finite = False
+            if not finite or value <= 0:
                 raise InputError(f"reference {name} must be a positive number, got {value!r}")
 
     @classmethod

@@ -15,6 +15,7 @@ label and date), and the histogram title names the same exam.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -160,7 +161,11 @@ def _check_summary(summary: Any, where: str) -> None:
     for index, (name, value) in enumerate(fields):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InputError(f"{where}: {name} must be a number, got {value!r}"[:300])
-        if not np.isfinite(value) or (index < 5 and value < 0):
+        try:  # numpy refuses ints beyond int64; beyond float range there is no number
+            finite = math.isfinite(value)
+        except OverflowError:
+            finite = False
+        if not finite or (index < 5 and value < 0):
             raise InputError(f"{where}: {name} must be a finite non-negative number, got {value!r}")
 
 

@@ -36,6 +36,7 @@ __all__ = ["FORMULA_PREFIXES", "SafeWriter", "safe_cell", "safe_row", "write_csv
 
 #: First characters that make a spreadsheet evaluate a cell (OWASP).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FIRST = frozenset(FORMULA_PREFIXES)
 _NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -53,8 +54,8 @@ def safe_cell(value: object) -> str:
     >>> safe_cell("-12.5"), safe_cell(-3), safe_cell("-2+3"), safe_cell(None), safe_cell("L1")
     ('-12.5', '-3', "'-2+3", '', 'L1')
     """
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES) and not _NEGATIVE_NUMBER.fullmatch(text):
+    text = "" if value is None else value if type(value) is str else str(value)
+    if text[:1] in _FIRST and not _NEGATIVE_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
@@ -76,10 +77,11 @@ def safe_row(columns: Sequence[str], row: Mapping[str, object] | Sequence[object
     (["'+1 555", ''], ["'@x"])
     """
     if isinstance(row, Mapping):
-        extra = [key for key in row if key not in columns]
-        if extra:
+        if not set(row).issubset(columns):
+            extra = [key for key in row if key not in columns]
             raise ValueError(f"row has keys that are not columns: {', '.join(map(str, extra))}")
-        return [safe_cell(row.get(column)) for column in columns]
+        get = row.get
+        return [safe_cell(get(column)) for column in columns]
     if len(row) != len(columns):
         raise ValueError(f"row has {len(row)} values for {len(columns)} columns")
     return [safe_cell(value) for value in row]

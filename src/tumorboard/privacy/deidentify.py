@@ -43,14 +43,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
-
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from tumorboard.privacy.dicom_profile import Action, basic_profile_action, is_modified_date
 from tumorboard.privacy.free_text import identifier_pattern, name_pattern, replace_dates
+
+if TYPE_CHECKING:  # pydicom loads only when a DICOM dataset is de-identified
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
 
 __all__ = [
     "DATE_TOKEN",
@@ -347,6 +347,9 @@ class Deidentifier:
             + ("; modified dates" if shift is not None else "; dates removed")
             + "; salted-hash UIDs and pseudonyms"
         )[:64]
+        from pydicom.dataset import Dataset
+        from pydicom.sequence import Sequence
+
         codes = []
         for value, scheme, meaning in options:
             code = Dataset()
@@ -356,6 +359,8 @@ class Deidentifier:
         return result
 
     def _clean(self, dataset: Dataset, shift: int | None) -> None:
+        from pydicom.sequence import Sequence
+
         for element in list(dataset):
             tag = element.tag
             if shift is not None and is_modified_date(tag) and element.VR in ("DA", "DT", "TM"):

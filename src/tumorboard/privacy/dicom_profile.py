@@ -22,8 +22,6 @@ from enum import Enum
 from functools import cache
 from importlib import resources
 
-from pydicom.tag import BaseTag
-
 __all__ = ["Action", "basic_profile_action", "is_modified_date"]
 
 
@@ -80,6 +78,8 @@ def basic_profile_action(tag: int) -> Action:
     >>> basic_profile_action(0x00280010)  # Rows
     <Action.KEEP: 'K'>
     """
+    from pydicom.tag import BaseTag  # pydicom loads only for DICOM work
+
     tag = BaseTag(tag)
     if tag.is_private:
         return Action.REMOVE

@@ -19,7 +19,6 @@ from tumorboard.criteria.records import (
     PatientSeries,
 )
 from tumorboard.criteria.target_sums import TOO_SMALL_MM
-from tumorboard.report import crf_plots
 from tumorboard.report.crf_deid import Disclosure
 
 _HIDDEN = (LesionStatus.ABSENT, LesionStatus.NOT_EVALUATED)
@@ -103,6 +102,8 @@ def crf_figures(
     dict of str to str
         ``spider``, ``timeline`` and optionally ``waterfall``.
     """
+    from tumorboard.report import crf_plots  # matplotlib loads only when a form has figures
+
     base = series.baseline
     days = [(tp.date - base.date).days for tp in series.timepoints]
     changes, best = _target_changes(series, targets)

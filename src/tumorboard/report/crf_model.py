@@ -253,23 +253,60 @@ def crf_document(
     Returns
     -------
     dict
+        :func:`crf_head` with ``patients`` holding :func:`crf_patient` of each case.
+    """
+    disclosure = disclosure or Disclosure()
+    document = crf_head(info, criteria, disclosure, patients=len(cases))
+    document["patients"] = [
+        crf_patient(case, info, disclosure, with_figures=with_figures) for case in cases
+    ]
+    return document
+
+
+def crf_head(
+    info: PatientInfo,
+    criteria: Sequence[Criteria | str],
+    disclosure: Disclosure | None = None,
+    *,
+    patients: int = 1,
+) -> dict[str, Any]:
+    """The form's top level (:data:`CRF_TOP_KEYS`), with an empty ``patients`` list.
+
+    Used with :func:`crf_patient` to write a cohort's form one patient at a
+    time (:mod:`tumorboard.report.crf_stream`).
+
+    Parameters
+    ----------
+    info : PatientInfo
+        Treatment context (drug class, study id; name and birth date only for one patient).
+    criteria : sequence of Criteria or str
+        Criteria applied, in order.
+    disclosure : Disclosure, optional
+        Identity handling (the study id is not pseudonymised here: the shared
+        pass of :meth:`Disclosure.shared` does it for the whole top level).
+    patients : int
+        Number of patients on the form (a name or birth date needs exactly one).
+
+    Raises
+    ------
+    InputError
+        When ``info`` names a patient and the form has more than one.
+
+    Examples
+    --------
+    >>> head = crf_head(PatientInfo(study_id="S1"), ["recist1.1"])
+    >>> head["schema"], head["criteria"], head["patients"], head["deidentified"]
+    ('tumorboard.crf', ['recist1.1'], [], False)
     """
     disclosure = disclosure or Disclosure()
     recommended = set(recommended_criteria(info.drug_class)) if info.drug_class else set()
     identity = (info.patient_name, info.birth_date)
-    if any(identity) and len(cases) > 1:
+    if any(identity) and patients > 1:
         raise InputError(
-            f"patient_name and birth_date describe one patient; the form has {len(cases)} "
+            f"patient_name and birth_date describe one patient; the form has {patients} "
             "patients (give them only for a single-patient form)"
         )
     applied = parse_criteria(criteria)
-    patients = [
-        disclosure.scrub(
-            _patient_document(case, info, recommended, disclosure, with_figures),
-            case.series.patient_id,
-        )
-        for case in cases
-    ]
     return {
         "schema": CRF_SCHEMA,
         "schema_version": CRF_SCHEMA_VERSION,
@@ -278,8 +315,47 @@ def crf_document(
         "study_id": info.study_id,
         "criteria": [c.value for c in applied],
         "criteria_table": criteria_table(applied, recommended),
-        "patients": patients,
+        "patients": [],
     }
+
+
+def crf_patient(
+    case: PatientCase,
+    info: PatientInfo,
+    disclosure: Disclosure | None = None,
+    *,
+    with_figures: bool = True,
+) -> dict[str, Any]:
+    """One patient's block of the form (:data:`CRF_PATIENT_KEYS`), de-identified if asked.
+
+    Parameters
+    ----------
+    case : PatientCase
+        The patient's series and assessments.
+    info : PatientInfo
+        Treatment context.
+    disclosure : Disclosure, optional
+        Identity handling; the block is scrubbed with this patient's identity.
+    with_figures : bool
+        Include the figures (PNG data URIs) under ``"figures"``.
+
+    Examples
+    --------
+    >>> from tumorboard.criteria.engine import assess_patient
+    >>> from tumorboard.pipeline.demo_reference import reference_series
+    >>> series = reference_series()
+    >>> case = PatientCase(series, assess_patient(series, ["recist1.1"]))
+    >>> block = crf_patient(case, PatientInfo(), Disclosure(True, "k"), with_figures=False)
+    >>> block["patient"], block["baseline"]
+    ('SUBJ-...', {'timepoint': 'baseline', 'date': 'day 1'})
+    """
+    disclosure = disclosure or Disclosure()
+    recommended = set(recommended_criteria(info.drug_class)) if info.drug_class else set()
+    block: dict[str, Any] = disclosure.scrub(
+        _patient_document(case, info, recommended, disclosure, with_figures),
+        case.series.patient_id,
+    )
+    return block
 
 
 def _imaging(series: PatientSeries, when: _WhenFn) -> tuple[dict[str, bool], list[dict[str, Any]]]:

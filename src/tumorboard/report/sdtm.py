@@ -145,123 +145,172 @@ def sdtm_tables(
         ``{"tu": [...], "tr": [...], "rs": [...]}``; values are text.
     """
     disclosure = disclosure or Disclosure()
+    tables: dict[str, list[dict[str, str]]] = {"tu": [], "tr": [], "rs": []}
+    for case in cases:
+        counts = {name: len(rows) for name, rows in tables.items()}
+        for name, rows in sdtm_patient(case, info, disclosure, counts).items():
+            tables[name].extend(rows)
+    return tables
+
+
+def sdtm_patient(
+    case: PatientCase,
+    info: PatientInfo,
+    disclosure: Disclosure | None = None,
+    start: dict[str, int] | None = None,
+) -> dict[str, list[dict[str, str]]]:
+    """The TU, TR and RS records of one patient (a cohort is written one patient at a time).
+
+    Parameters
+    ----------
+    case : PatientCase
+        The patient's series and assessments.
+    info : PatientInfo
+        Supplies ``STUDYID``.
+    disclosure : Disclosure, optional
+        De-identification settings.
+    start : dict, optional
+        Records already written per table (``{"tu": n, ...}``): the ``--SEQ``
+        numbers continue from them, as in :func:`sdtm_tables`.
+
+    Returns
+    -------
+    dict
+        ``{"tu": [...], "tr": [...], "rs": [...]}`` of this patient.
+
+    Examples
+    --------
+    >>> from tumorboard.criteria.engine import assess_patient
+    >>> from tumorboard.pipeline.demo_reference import reference_series
+    >>> series = reference_series()
+    >>> case = PatientCase(series, assess_patient(series, ["recist1.1"]))
+    >>> rows = sdtm_patient(case, PatientInfo(study_id="S"), start={"tu": 10, "tr": 0, "rs": 0})
+    >>> rows["tu"][0]["TUSEQ"], rows["tu"][0]["USUBJID"], rows["rs"][-1]["RSTESTCD"]
+    ('11', 'TB-REF-0001', 'BESTRESP')
+    """
+    disclosure = disclosure or Disclosure()
+    offset = {"tu": 0, "tr": 0, "rs": 0, **(start or {})}
     tu: list[dict[str, str]] = []
     tr: list[dict[str, str]] = []
     rs: list[dict[str, str]] = []
-    for case in cases:
-        series = case.series
-        subject = disclosure.patient(series.patient_id)
-        baseline_date = series.baseline.date
-        common = {"STUDYID": disclosure.study(info.study_id), "USUBJID": subject}
-        identified: set[str] = set()
-        visit_numbers = {tp.label: index + 1 for index, tp in enumerate(series.timepoints)}
+    series = case.series
+    subject = disclosure.patient(series.patient_id)
+    baseline_date = series.baseline.date
+    common = {"STUDYID": disclosure.study(info.study_id), "USUBJID": subject}
+    identified: set[str] = set()
+    visit_numbers = {tp.label: index + 1 for index, tp in enumerate(series.timepoints)}
 
-        def timing(
-            prefix: str,
-            label: str,
-            date_value: dt.date,
-            visits: dict[str, int] = visit_numbers,
-            base: dt.date = baseline_date,
-        ) -> dict[str, str]:
-            return {
-                "VISITNUM": str(visits[label]),
-                "VISIT": label.upper(),
-                f"{prefix}DTC": "" if disclosure.deidentify else date_value.isoformat(),
-                f"{prefix}DY": str(study_day(date_value, base)),
-            }
+    def timing(
+        prefix: str,
+        label: str,
+        date_value: dt.date,
+        visits: dict[str, int] = visit_numbers,
+        base: dt.date = baseline_date,
+    ) -> dict[str, str]:
+        return {
+            "VISITNUM": str(visits[label]),
+            "VISIT": label.upper(),
+            f"{prefix}DTC": "" if disclosure.deidentify else date_value.isoformat(),
+            f"{prefix}DY": str(study_day(date_value, base)),
+        }
 
-        for tp in series.timepoints:
-            for m in tp.measurements:
-                if m.lesion_id not in identified and m.status is not LesionStatus.NOT_EVALUATED:
-                    if m.role is LesionRole.NEW and m.status is LesionStatus.ABSENT:
-                        continue
-                    identified.add(m.lesion_id)
-                    tu.append(
-                        {
-                            **common,
-                            "DOMAIN": "TU",
-                            "TUSEQ": str(len(tu) + 1),
-                            "TULNKID": m.lesion_id,
-                            "TUTESTCD": "TUMIDENT",
-                            "TUTEST": "Tumor Identification",
-                            "TUORRES": _TU_RESULT[m.role],
-                            "TUSTRESC": _TU_RESULT[m.role],
-                            "TULOC": m.organ.upper(),
-                            "TUMETHOD": method_of(m.modality),
-                            **timing("TU", tp.label, tp.date),
-                        }
+    for tp in series.timepoints:
+        for m in tp.measurements:
+            if m.lesion_id not in identified and m.status is not LesionStatus.NOT_EVALUATED:
+                if m.role is LesionRole.NEW and m.status is LesionStatus.ABSENT:
+                    continue
+                identified.add(m.lesion_id)
+                tu.append(
+                    {
+                        **common,
+                        "DOMAIN": "TU",
+                        "TUSEQ": str(offset["tu"] + len(tu) + 1),
+                        "TULNKID": m.lesion_id,
+                        "TUTESTCD": "TUMIDENT",
+                        "TUTEST": "Tumor Identification",
+                        "TUORRES": _TU_RESULT[m.role],
+                        "TUSTRESC": _TU_RESULT[m.role],
+                        "TULOC": m.organ.upper(),
+                        "TUMETHOD": method_of(m.modality),
+                        **timing("TU", tp.label, tp.date),
+                    }
+                )
+            tr.extend(
+                _lesion_results(m, common, timing("TR", tp.label, tp.date), offset["tr"] + len(tr))
+            )
+    for assessment in case.assessments:
+        group = assessment.criteria.display_name
+        for item in assessment.timepoints:
+            when_tr = timing("TR", item.timepoint, item.date)
+            for code, name, value, unit in (
+                ("SUMDIAM", "Sum of Diameter", item.target_sum_mm, "mm"),
+                (
+                    "PCBSD",
+                    "Percent Change From Baseline in Sum of Diameter",
+                    item.change_from_baseline_pct,
+                    "%",
+                ),
+                (
+                    "PCNSD",
+                    "Percent Change From Nadir in Sum of Diameter",
+                    item.change_from_nadir_pct,
+                    "%",
+                ),
+            ):
+                if value is None or assessment.criteria is Criteria.PERCIST:
+                    continue
+                text = display(value)
+                tr.append(
+                    {
+                        **common,
+                        "DOMAIN": "TR",
+                        "TRSEQ": str(offset["tr"] + len(tr) + 1),
+                        "TRGRPID": group,
+                        "TRLNKID": "",
+                        "TRTESTCD": code,
+                        "TRTEST": name,
+                        "TRORRES": text,
+                        "TRORRESU": unit,
+                        "TRSTRESC": text,
+                        "TRSTRESN": text,
+                        "TRSTRESU": unit,
+                        "TRMETHOD": "",
+                        **when_tr,
+                    }
+                )
+            when_rs = timing("RS", item.timepoint, item.date)
+            for code, name, response in (
+                ("TRGRESP", "Target Response", item.target_response),
+                ("NTRGRESP", "Non-target Response", item.non_target_response),
+                ("OVRLRESP", "Overall Response", item.overall_response),
+            ):
+                if response is None:
+                    continue
+                rs.append(
+                    _rs(common, offset["rs"] + len(rs), code, name, group, response.value, when_rs)
+                )
+            if item.new_lesions is not None:
+                rs.append(
+                    _rs(
+                        common,
+                        offset["rs"] + len(rs),
+                        "NEWLPROG",
+                        "New Lesion Progression",
+                        group,
+                        _NEW_FLAG[item.new_lesions.value],
+                        when_rs,
                     )
-                tr.extend(_lesion_results(m, common, timing("TR", tp.label, tp.date), len(tr)))
-        for assessment in case.assessments:
-            group = assessment.criteria.display_name
-            for item in assessment.timepoints:
-                when_tr = timing("TR", item.timepoint, item.date)
-                for code, name, value, unit in (
-                    ("SUMDIAM", "Sum of Diameter", item.target_sum_mm, "mm"),
-                    (
-                        "PCBSD",
-                        "Percent Change From Baseline in Sum of Diameter",
-                        item.change_from_baseline_pct,
-                        "%",
-                    ),
-                    (
-                        "PCNSD",
-                        "Percent Change From Nadir in Sum of Diameter",
-                        item.change_from_nadir_pct,
-                        "%",
-                    ),
-                ):
-                    if value is None or assessment.criteria is Criteria.PERCIST:
-                        continue
-                    text = display(value)
-                    tr.append(
-                        {
-                            **common,
-                            "DOMAIN": "TR",
-                            "TRSEQ": str(len(tr) + 1),
-                            "TRGRPID": group,
-                            "TRLNKID": "",
-                            "TRTESTCD": code,
-                            "TRTEST": name,
-                            "TRORRES": text,
-                            "TRORRESU": unit,
-                            "TRSTRESC": text,
-                            "TRSTRESN": text,
-                            "TRSTRESU": unit,
-                            "TRMETHOD": "",
-                            **when_tr,
-                        }
-                    )
-                when_rs = timing("RS", item.timepoint, item.date)
-                for code, name, response in (
-                    ("TRGRESP", "Target Response", item.target_response),
-                    ("NTRGRESP", "Non-target Response", item.non_target_response),
-                    ("OVRLRESP", "Overall Response", item.overall_response),
-                ):
-                    if response is None:
-                        continue
-                    rs.append(_rs(common, len(rs), code, name, group, response.value, when_rs))
-                if item.new_lesions is not None:
-                    rs.append(
-                        _rs(
-                            common,
-                            len(rs),
-                            "NEWLPROG",
-                            "New Lesion Progression",
-                            group,
-                            _NEW_FLAG[item.new_lesions.value],
-                            when_rs,
-                        )
-                    )
-            if assessment.best_response is not None:
-                rs.append(_best(common, len(rs), group, assessment))
-        if disclosure.deidentify:
-            for table in (tu, tr, rs):
-                for row in table:
-                    if row["USUBJID"] == subject:
-                        row.update(
-                            {k: disclosure.text(v, series.patient_id) for k, v in row.items()}
-                        )
+                )
+        if assessment.best_response is not None:
+            rs.append(_best(common, offset["rs"] + len(rs), group, assessment))
+    if disclosure.deidentify:  # this patient's rows only, each distinct text scrubbed once
+        scrubbed: dict[str, str] = {}
+        for table in (tu, tr, rs):
+            for row in table:
+                for key, cell in row.items():
+                    if cell not in scrubbed:
+                        scrubbed[cell] = disclosure.text(cell, series.patient_id)
+                    row[key] = scrubbed[cell]
     return {"tu": tu, "tr": tr, "rs": rs}
 
 
