@@ -35,7 +35,12 @@ def register(subparsers: Any) -> None:
             "form (HTML, PDF, JSON) and CDISC SDTM TU/TR/RS tables."
         ),
     )
-    parser.add_argument("measurements", type=Path, metavar="MEASUREMENTS.csv")
+    parser.add_argument(
+        "measurements",
+        type=Path,
+        metavar="MEASUREMENTS.csv",
+        help="one row per lesion per timepoint (columns: see README)",
+    )
     parser.add_argument(
         "--criteria",
         help="comma-separated: recist1.1,irecist,choi,mrecist,percist "
