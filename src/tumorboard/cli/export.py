@@ -1,4 +1,4 @@
-"""``tumorboard export``: a patient's results as DICOM objects in a folder.
+"""``tumorboard export``: a patient's results as DICOM objects in a folder or sent to a PACS.
 
 Thin face: parsing and printing only; the work is in
 :mod:`tumorboard.workflow.export` (what the record holds) and
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tumorboard.cli.common import add_force_and_out
+from tumorboard.cli.workspace import add_dicomweb_login
 from tumorboard.errors import InputError
 
 __all__ = ["register"]
@@ -32,14 +32,27 @@ def register(subparsers: Any) -> None:
             "load, ADC statistics, class volumes, PET lesion values and the reader's "
             "measurements, referencing the SEG segments and source images). Every object "
             "references its source series; exporting the same record again gives the same "
-            "files (same UIDs)."
+            "files (same UIDs). With --dicomweb the objects are sent to a PACS (STOW-RS) "
+            "instead; objects the PACS holds already are not sent again."
         ),
     )
     export.add_argument(
         "--workspace", type=Path, required=True, metavar="WORKSPACE", help="the workspace"
     )
     export.add_argument("patient_id", metavar="PATIENT_ID", help="the patient's id")
-    add_force_and_out(export, "output folder (created; must not exist unless --force)")
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--out", type=Path, help="output folder (created; must not exist unless --force)"
+    )
+    target.add_argument(
+        "--dicomweb",
+        metavar="URL",
+        help="send to this DICOMweb service (STOW-RS), e.g. http://pacs:8042/dicom-web",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="replace an existing output instead of failing"
+    )
+    add_dicomweb_login(export)
     export.add_argument(
         "--what",
         default="seg,pm,sr",
@@ -71,6 +84,10 @@ def run_export(args: argparse.Namespace) -> int:
     if args.salt and not args.deidentify:
         raise InputError("--salt is only used with --deidentify")
     what = parse_what(args.what)
+    if args.dicomweb is not None:
+        return _push(args, what)
+    if args.user or args.password_file:
+        raise InputError("--user and --password-file need --dicomweb URL")
     check_output_path(args.out, args.force, inputs=[args.workspace], directory=True)
     workspace = open_workspace(args.workspace)
     try:
@@ -91,4 +108,37 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         counts = ", ".join(f"{n} {kind}" for kind, n in result["counts"].items()) or "nothing"
         sys.stdout.write(f"DICOM objects written to {args.out}: {counts}\n")
+    return 0
+
+
+def _push(args: argparse.Namespace, what: tuple[str, ...]) -> int:
+    """Send the patient's objects with STOW-RS and print a one-line summary (or JSON)."""
+    from tumorboard.store import open_workspace
+    from tumorboard.workflow.dicomweb_push import push_patient
+    from tumorboard.workflow.dicomweb_server import DicomwebServer
+
+    if args.force:
+        raise InputError("--force is for --out (a PACS keeps objects it holds already)")
+    server = DicomwebServer.from_options(args.dicomweb, args.user, args.password_file)
+    workspace = open_workspace(args.workspace)
+    try:
+        summary = push_patient(
+            workspace,
+            args.patient_id,
+            server,
+            what=what,
+            deidentify=args.deidentify,
+            salt=args.salt,
+        )
+    finally:
+        workspace.close()
+    result = summary.as_json()
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        counts = ", ".join(f"{n} {kind}" for kind, n in result["counts"].items()) or "nothing"
+        sys.stdout.write(
+            f"DICOM objects sent to {summary.host}: {counts} "
+            f"({summary.sent} stored, {summary.already_on_server} already there)\n"
+        )
     return 0
