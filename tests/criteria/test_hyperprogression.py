@@ -47,3 +47,42 @@ def test_bad_inputs() -> None:
         assess_hyperprogression(at(60, 50), at(0, 55), at(120, 80))
     with pytest.raises(InputError, match="must be > 0"):
         at(0, 0)
+
+
+def _size_after(days: int, start: float, tgr_pct_per_month: float) -> float:
+    """Diameter sum ``days`` after ``start`` at a given Ferté TGR (inverse of the formula)."""
+    months = days / (365.25 / 12)
+    return start * (1.0 + tgr_pct_per_month / 100.0) ** (months / 3.0)
+
+
+def _three_scans(tgr_pre: float, tgr_post: float) -> tuple[SizeAtDate, SizeAtDate, SizeAtDate]:
+    baseline = _size_after(60, 50.0, tgr_pre)
+    return at(0, 50.0), at(60, baseline), at(120, _size_after(60, baseline, tgr_post))
+
+
+@pytest.mark.parametrize(("ratio", "champiat"), [(2.04, True), (1.96, False)])
+def test_champiat_tgr_ratio_edge(ratio: float, champiat: bool) -> None:
+    """Champiat 2017: hyperprogression at a TGR ratio of 2 or more."""
+    result = assess_hyperprogression(*_three_scans(10.0, 10.0 * ratio))
+    assert result.tgr_ratio == pytest.approx(ratio, rel=1e-9)
+    assert result.champiat is champiat
+
+
+@pytest.mark.parametrize(("ratio", "met"), [(2.04, True), (2.0, True), (1.96, False)])
+def test_tgk_ratio_edge(ratio: float, met: bool) -> None:
+    """The kinetics ratio (Saâda-Bouzid) uses the same factor 2, met at exactly 2."""
+    result = assess_hyperprogression(at(0, 50.0), at(60, 56.0), at(120, 56.0 + 6.0 * ratio))
+    assert result.tgk_ratio == pytest.approx(ratio, rel=1e-9)
+    assert result.tgk_ratio_met is met
+
+
+@pytest.mark.parametrize(
+    ("delta", "over_50", "over_100"),
+    [(47.0, False, False), (53.0, True, False), (96.0, True, False), (104.0, True, True)],
+)
+def test_delta_tgr_edges(delta: float, over_50: bool, over_100: bool) -> None:
+    """Delta TGR above 50 and above 100 %/month, each pinned on both sides."""
+    result = assess_hyperprogression(*_three_scans(5.0, 5.0 + delta))
+    assert result.delta_tgr_pct_per_month == pytest.approx(delta, rel=1e-9)
+    assert result.delta_tgr_over_50 is over_50
+    assert result.delta_tgr_over_100 is over_100

@@ -324,3 +324,34 @@ def test_choi_edges(make_series: Build, size: str, hu: str, expected: Response) 
     )
     series = make_series(text)
     assert assess_choi(series, build_ledger(series)).timepoints[1].overall_response is expected
+
+
+@pytest.mark.parametrize(
+    ("slice_mm", "diameter", "measurable"),
+    [
+        ("5", "10", True),  # at 5 mm the 10 mm floor applies
+        ("5.4", "10.7", False),  # above 5 mm: twice the slice thickness (10.8 mm)
+        ("5.4", "10.8", True),
+        ("6", "11.9", False),
+        ("6", "12", True),
+    ],
+)
+def test_thick_slices_need_twice_the_thickness(
+    slice_mm: str, diameter: str, measurable: bool
+) -> None:
+    """RECIST 1.1: minimum size 10 mm, or twice the slice thickness when it exceeds 5 mm."""
+    from decimal import Decimal
+
+    from tumorboard.criteria.baseline_rules import is_measurable
+    from tumorboard.criteria.records import LesionMeasurement
+
+    lesion = LesionMeasurement(
+        "L1",
+        "liver",
+        "target",
+        False,
+        "present",
+        longest_diameter_mm=Decimal(diameter),
+        slice_thickness_mm=Decimal(slice_mm),
+    )
+    assert is_measurable(lesion) is measurable

@@ -29,3 +29,17 @@ def test_reference_p95_above_green_bound_leaves_no_yellow():
 def test_invalid_bound_is_refused():
     with pytest.raises(InputError):
         ClassBounds(float("nan"))
+
+
+def test_zero_bound_is_refused_and_a_small_positive_bound_accepted():
+    # the edge of "positive": 0 is refused, 0.5 um^2/s (below 1) is a valid bound
+    message = r"^yellow lower bound \(reference p95 ADC\) must be a positive number, got 0\.0$"
+    with pytest.raises(InputError, match=message):
+        ClassBounds(0.0)
+    assert ClassBounds(0.5).yellow_lower_um2_per_s == 0.5
+
+
+def test_class_map_is_uint8_label_values():
+    adc = np.full((1, 1, 2), 1600.0)
+    classes = classify_response(adc, np.ones_like(adc, bool), ClassBounds(1000.0))
+    assert classes.dtype == np.uint8

@@ -76,3 +76,37 @@ def test_prrt_summary_names_failing_lesions() -> None:
     assert p5.fdg_only_labels == (1,) and not p5.uptake_criterion_met
     with pytest.raises(EmptyResultError):
         prrt_eligibility([])
+
+
+# ------------------------------------------- NETPET edges (pinned against a 10 % move)
+def _dual(label: int, sstr_tlr: float, fdg_tlr: float) -> DualTracerLesion:
+    """A lesion given by its tumour-to-liver ratios (SSTR liver 4.0, FDG liver 2.0)."""
+    return DualTracerLesion(label, sstr_tlr * 4.0, 4.0, fdg_tlr * 2.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("fdg_tlr", "pattern"),
+    [(1.0, LesionPattern.SSTR_ONLY), (1.05, LesionPattern.FDG_LOWER)],
+)
+def test_fdg_positive_above_the_liver(fdg_tlr: float, pattern: LesionPattern) -> None:
+    """FDG-positive when the FDG SUVmax exceeds the FDG liver mean (TLR > 1)."""
+    assert _dual(1, 3.0, fdg_tlr).pattern is pattern
+
+
+@pytest.mark.parametrize(
+    ("ratio", "pattern"),
+    [
+        (1.55, LesionPattern.FDG_HIGHER),
+        (1.45, LesionPattern.SIMILAR),
+        (1 / 1.45, LesionPattern.SIMILAR),
+        (1 / 1.55, LesionPattern.FDG_LOWER),
+    ],
+)
+def test_similar_means_within_a_factor_1_5(ratio: float, pattern: LesionPattern) -> None:
+    assert _dual(1, 2.0, 2.0 * ratio).pattern is pattern
+
+
+@pytest.mark.parametrize(("n", "grade"), [(2, NetpetGrade.P4A), (3, NetpetGrade.P4B)])
+def test_p4b_needs_three_fdg_higher_lesions(n: int, grade: NetpetGrade) -> None:
+    lesions = [_dual(i, 2.0, 4.0) for i in range(1, n + 1)]
+    assert netpet_grade(lesions).grade is grade

@@ -75,3 +75,24 @@ def test_bad_reference_inputs(rng: np.random.Generator) -> None:
         liver_reference(image, liver_mask=Volume(np.ones((4, 4, 4), bool), SPACING))
     with pytest.raises(EmptyResultError):
         organ_reference(image, image.with_array(np.zeros(image.spatial_shape, np.uint8)))
+
+
+def _unit_grid() -> Volume:
+    """A 1 mm grid centred on the origin, fine enough that a 10 % size change moves voxels."""
+    return Volume(np.ones((48, 48, 48), np.float32), (1.0, 1.0, 1.0), origin_mm=(-24.0,) * 3)
+
+
+def test_default_liver_sphere_is_3_cm() -> None:
+    """PERCIST: a 3 cm diameter sphere in the right liver lobe (radius 15 mm literal)."""
+    image = _unit_grid()
+    points = image.index_to_lps(np.argwhere(np.ones(image.spatial_shape, bool)).astype(float))
+    expected = int(np.sum(np.sum(points**2, axis=1) <= 15.0**2))
+    assert sphere_reference(image, (0.0, 0.0, 0.0)).n_voxels == expected
+
+
+def test_default_blood_pool_is_1_by_2_cm() -> None:
+    """PERCIST: a 1 cm wide, 2 cm long cylinder along z in the aorta (literal 5 and 10 mm)."""
+    image = _unit_grid()
+    points = image.index_to_lps(np.argwhere(np.ones(image.spatial_shape, bool)).astype(float))
+    inside = (points[:, 0] ** 2 + points[:, 1] ** 2 <= 5.0**2) & (np.abs(points[:, 2]) <= 10.0)
+    assert blood_pool_reference(image, (0.0, 0.0, 0.0)).n_voxels == int(inside.sum())

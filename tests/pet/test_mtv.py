@@ -22,6 +22,9 @@ def test_41_percent_of_max() -> None:
 def test_fixed_and_percist_thresholds() -> None:
     values = np.array([3.0, 2.5, 2.0])
     assert metabolic_volume_from_values(values, 1.0, MtvMethod.FIXED).mtv_ml == 2.0
+    # the default fixed threshold is SUV 2.5: 2.3 is below it, 2.7 above
+    edges = np.array([2.3, 2.5, 2.7])
+    assert metabolic_volume_from_values(edges, 1.0, MtvMethod.FIXED).mtv_ml == 2.0
     liver = metabolic_volume_from_values(values, 1.0, "percist_liver", threshold=2.9)
     assert liver.mtv_ml == 1.0
     none = metabolic_volume_from_values(values, 1.0, "fixed", threshold=10.0)

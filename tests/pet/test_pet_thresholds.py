@@ -189,3 +189,39 @@ def test_decay_time_edges() -> None:
     with pytest.raises(DicomError, match="more than 20 half-lives"):
         check_decay_time(MAX_HALF_LIVES * half_life + 1.0, half_life, "the scan time", "series")
     assert MAX_HALF_LIVES == 20.0
+
+
+# ------------------------------------------------------- edges found by mutation testing
+def test_krenning_lesion_equal_to_the_liver_is_not_grade_4() -> None:
+    # spleen 3.0 below liver 4.0: a lesion equal to the liver is above the spleen only
+    assert krenning_score(1, 4.0, 4.0, 3.0, 30.0).score == 2
+
+
+def test_krenning_accepts_small_positive_references_and_scores_0_to_4() -> None:
+    from tumorboard.pet.krenning import KrenningResult
+
+    assert (
+        krenning_score(1, 1.0, liver_suv_mean=0.5, spleen_suv_mean=0.8, diameter_mm=30).score == 4
+    )
+    KrenningResult(1, 4, 1.0, 1.0, False)
+    with pytest.raises(InputError, match="Krenning score must be 0-4, got 5"):
+        KrenningResult(1, 5, 1.0, 1.0, False)
+
+
+def test_liver_limit_is_kept_through_float_rounding_noise() -> None:
+    # 0.3 SUL less 1e-11: within 1e-9 of the limit, so not "less than 0.3 SUL"
+    result = compare_scans(_scan(liver=2.0), _scan(6.0, liver=2.0 + 0.3 - 1e-11))
+    assert not result.liver_ok
+
+
+def test_uptake_time_note_is_in_minutes() -> None:
+    # 90 min = 5400 s: a wrong divisor shows (5400 / 61 = 88.5)
+    result = compare_scans(_scan(), _scan(6.0, uptake_min=150.0))
+    assert "uptake times differ by 90 min (limit 15)" in result.notes
+
+
+def test_small_positive_baseline_dose_and_peak_are_used() -> None:
+    # 1 Bq and SULpeak 0.5 are odd but positive: the rules apply, nothing is refused
+    result = compare_scans(_scan(0.5, dose=1.0), _scan(0.4, dose=1.0))
+    assert result.dose_ok
+    assert result.sul_peak_change_percent == pytest.approx(-20.0)

@@ -176,3 +176,49 @@ def test_per_slice_factors_follow_positions_not_file_order() -> None:
     shifted = Volume(np.ones((3, 2, 2), np.float32), (3.0, 1.0, 1.0), (0.0, 0.0, 1.5))
     with pytest.raises(DicomError, match="no header slice within"):
         conversion.factors_for(shifted)
+
+
+@pytest.mark.parametrize(("shift_mm", "matched"), [(0.72, True), (0.75, True), (0.78, False)])
+def test_slice_match_tolerance_is_a_quarter_of_the_spacing(shift_mm: float, matched: bool) -> None:
+    """A volume slice takes a header slice's factor within 0.25 x 3 mm = 0.75 mm."""
+    conversion = SuvConversion(
+        np.array([1.0, 2.0, 3.0]),
+        np.array([[0, 0, 0.0], [0, 0, 3.0], [0, 0, 6.0]]),
+        Units.BQML,
+        DecayCorrection.NONE,
+        70.0,
+        1.7,
+        Sex.MALE,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    volume = Volume(np.ones((3, 2, 2), np.float32), (3.0, 1.0, 1.0), (0.0, 0.0, shift_mm))
+    if matched:
+        np.testing.assert_array_equal(conversion.factors_for(volume), [1.0, 2.0, 3.0])
+    else:
+        with pytest.raises(DicomError, match="within 0.75 mm"):
+            conversion.factors_for(volume)
+
+
+def test_single_slice_series_takes_its_one_factor() -> None:
+    conversion = SuvConversion(
+        np.array([2.5]),
+        np.array([[0, 0, 0.0]]),
+        Units.BQML,
+        DecayCorrection.NONE,
+        70.0,
+        1.7,
+        Sex.MALE,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    volume = Volume(np.ones((1, 2, 2), np.float32), (3.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    np.testing.assert_array_equal(conversion.factors_for(volume), [2.5])

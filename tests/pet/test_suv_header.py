@@ -243,6 +243,17 @@ def test_weight_override_and_missing_weight() -> None:
     assert conversion.pixel_to_suvbw[0] == pytest.approx(_expected_bqml(80.0), rel=1e-12)
 
 
+@pytest.mark.parametrize(("weight", "accepted"), [(499.9, True), (500.0, False), (0.1, True)])
+def test_body_weight_limit_is_below_500_kg(weight: float, accepted: bool) -> None:
+    ds = _bqml_slice(PatientWeight=None)
+    if accepted:
+        conversion = suv_conversion([ds], weight_kg=weight)
+        assert conversion.pixel_to_suvbw[0] == pytest.approx(_expected_bqml(weight), rel=1e-12)
+    else:
+        with pytest.raises(InputError, match="between 0 and 500 kg"):
+            suv_conversion([ds], weight_kg=weight)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -318,3 +329,32 @@ def test_header_read_from_real_file(ibsi_dro_dir: Path) -> None:
     ds = pydicom.dcmread(path, stop_before_pixels=True)
     # 368.08 MBq decayed over 1 h of F-18 is 252 MBq by design of the DRO.
     assert suv_conversion([ds]).pixel_to_suvbw[0] == pytest.approx(70_000 / 252e6, rel=1e-4)
+
+
+@pytest.mark.parametrize("change", [{"Units": "GML", "SUVType": "BSA"}, {"Units": "CM2ML"}])
+def test_suvbsa_to_suvbw_is_weight_over_bsa_in_g_per_cm2(change: dict[str, object]) -> None:
+    """SUVbsa (cm^2/ml) x weight (g) / BSA (cm^2) = SUVbw (g/ml); Du Bois BSA written out."""
+    bsa_m2 = 0.007184 * 70.0**0.425 * 175.0**0.725
+    conversion = suv_conversion([_bqml_slice(**change)])
+    assert conversion.pixel_to_suvbw[0] == pytest.approx(70_000.0 / (bsa_m2 * 10_000.0), rel=1e-12)
+
+
+def _philips_counts(suv_scale: str | None, activity_scale: str | None) -> Dataset:
+    ds = _bqml_slice(Units="CNTS")
+    if suv_scale is not None:
+        ds.add_new(0x70531000, "DS", suv_scale)
+    if activity_scale is not None:
+        ds.add_new(0x70531009, "DS", activity_scale)
+    return ds
+
+
+def test_philips_counts_zero_suv_scale_falls_back_to_activity_scale() -> None:
+    """A zero SUV scale factor (7053,1000) is absent: the activity scale (7053,1009) is used."""
+    conversion = suv_conversion([_philips_counts("0", "2.0")])
+    assert conversion.pixel_to_suvbw[0] == pytest.approx(2.0 * _expected_bqml(), rel=1e-12)
+    assert suv_conversion([_philips_counts("0.5", "2.0")]).pixel_to_suvbw[0] == 0.5
+
+
+def test_philips_counts_zero_activity_scale_is_refused() -> None:
+    with pytest.raises(DicomError, match="counts cannot be converted"):
+        suv_conversion([_philips_counts(None, "0")])

@@ -76,12 +76,21 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="lesion label map: NIfTI, DICOM SEG or RTSTRUCT, on the image grid",
     )
-    parser.add_argument("--modality", choices=("ct", "mr", "pet", "adc"), default="ct")
+    parser.add_argument(
+        "--modality",
+        choices=("ct", "mr", "pet", "adc"),
+        default="ct",
+        help="what the image is: sizes for ct/mr, SULpeak for pet, ADC for adc (default ct)",
+    )
     parser.add_argument(
         "--patient-id",
         help="patient id (default: PatientID of a DICOM image; required for a NIfTI image)",
     )
-    parser.add_argument("--timepoint", default="baseline")
+    parser.add_argument(
+        "--timepoint",
+        default="baseline",
+        help="the timepoint label written in the measurement rows (default baseline)",
+    )
     parser.add_argument(
         "--date",
         help="exam date, ISO YYYY-MM-DD (default: StudyDate of a DICOM image; "
