@@ -48,9 +48,24 @@ def test_demo_runs_and_passes_its_truth_checks(demo):
 def test_demo_report_names_the_patient_of_every_section(demo):
     _, root = demo
     report = (root / "out" / "report.html").read_text()
-    assert report.count('<p class="patient">Patient: ') == 5  # dwi, crf, pet, dce, guide
+    # dwi, crf, pet, dce, guide and the record section (both reference patients)
+    assert report.count('<p class="patient">Patient: ') == 6
     for patient in PATIENTS.values():
         assert f"{patient.label} ({patient.patient_id}" in report
+
+
+@pytest.mark.slow
+def test_demo_runs_the_patients_through_a_workspace(demo):
+    code, root = demo
+    out = root / "out"
+    assert code == 0
+    assert (out / "workspace" / "tumorboard.db").is_file()
+    for patient in ("breast", "net"):
+        for name in ("report.html", "crf.json", "crf.pdf"):
+            assert (out / "record" / patient / name).stat().st_size > 1000
+    report = (out / "report.html").read_text()
+    assert "The patient record: import, run, timeline, report" in report
+    assert "record/breast/report.html" in report and "record/net/report.html" in report
 
 
 @pytest.mark.slow
