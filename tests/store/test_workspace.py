@@ -225,3 +225,20 @@ def test_version_does_not_load_the_science() -> None:
     from tumorboard import __version__
 
     assert result.stdout.splitlines() == [f"tumorboard {__version__}", "[]"]
+
+
+@pytest.mark.parametrize("content", [b"", b"x", bytes(range(256)) * 12])
+def test_a_damaged_or_emptied_record_is_refused_not_recreated(
+    tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board = tmp_path / "board"
+    init_workspace(board).close()
+    database = board / "tumorboard.db"
+    for sidecar in board.glob("tumorboard.db-*"):
+        sidecar.unlink()
+    database.write_bytes(content)
+    assert main(["timeline", "--workspace", str(board), "P1"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "empty" in err or "not an SQLite database" in err
+    assert database.read_bytes() == content  # nothing written over it

@@ -135,6 +135,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tumorboard: interrupted\n")
         return 130
+    except Exception as exc:
+        # The record's database failing mid-command (read-only, disk full, a
+        # damaged file): one line, never a traceback with the statement.
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        orig = getattr(exc, "orig", None) or exc
+        # first line only: PostgreSQL puts the row's values in a DETAIL line
+        reason = (str(orig).strip().splitlines() or [""])[0][:160]
+        sys.stderr.write(
+            f"tumorboard {args.command}: error: the record's database failed "
+            f"({type(orig).__name__}: {reason}); nothing was changed by the failed step\n"
+        )
+        return 1
     return int(result or 0)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, ProgrammingError
 
 from tumorboard.errors import InputError
 
@@ -28,6 +28,7 @@ __all__ = [
     "connect",
     "current_revision",
     "head_revision",
+    "stored_revision",
     "upgrade_to_head",
 ]
 
@@ -140,8 +141,14 @@ def current_revision(engine: Engine) -> str | None:
         raise InputError(f"database: cannot connect ({type(exc.orig).__name__})") from None
 
 
-def _stored_revision(engine: Engine) -> str | None:
-    """The revision in ``alembic_version`` read with plain SQL (None if there is none)."""
+def stored_revision(engine: Engine) -> str | None:
+    """The revision in ``alembic_version`` read with plain SQL (None if there is none).
+
+    Examples
+    --------
+    >>> stored_revision(connect("sqlite://")) is None
+    True
+    """
     try:
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
@@ -151,6 +158,9 @@ def _stored_revision(engine: Engine) -> str | None:
         raise InputError(f"database: cannot connect ({type(exc.orig).__name__})") from None
     except ProgrammingError:  # PostgreSQL's UndefinedTable: a database without the record yet
         return None
+    except DatabaseError as exc:  # e.g. SQLite's "file is not a database"
+        reason = " ".join(str(exc.orig).split())[:120]
+        raise InputError(f"database: the record cannot be read ({reason})") from None
     return str(rows[0][0]) if len(rows) == 1 else None
 
 
@@ -168,7 +178,7 @@ def upgrade_to_head(engine: Engine) -> str:
     >>> upgrade_to_head(engine) == head_revision()
     True
     """
-    if _stored_revision(engine) == SCHEMA_HEAD:
+    if stored_revision(engine) == SCHEMA_HEAD:
         return SCHEMA_HEAD
     from alembic import command
 

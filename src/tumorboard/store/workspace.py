@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tumorboard.errors import InputError
-from tumorboard.store.database import connect, upgrade_to_head
+from tumorboard.store.database import connect, stored_revision, upgrade_to_head
 from tumorboard.store.objects import ObjectStore
 
 __all__ = [
@@ -44,6 +44,7 @@ DATABASE_FILE = "tumorboard.db"
 OBJECTS_DIR = "objects"
 WORKSPACE_FORMAT_VERSION = 1
 _EMBEDDED = "embedded-sqlite"
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass
@@ -192,8 +193,23 @@ def open_workspace(root: Path) -> Workspace:
     url = _sqlite_url(root) if database == _EMBEDDED else database
     if database == _EMBEDDED and not (root / DATABASE_FILE).is_file():
         raise InputError(f"workspace {root}: the record {DATABASE_FILE} is missing")
+    if database == _EMBEDDED:  # look before SQLite opens (and would write to) the file
+        with open(root / DATABASE_FILE, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+        if header != _SQLITE_HEADER:
+            raise InputError(
+                f"workspace {root}: its record {DATABASE_FILE} is "
+                + ("empty" if not header else "not an SQLite database")
+                + " (damaged or replaced?); restore it from a backup, or create a new "
+                "workspace with 'tumorboard init'"
+            )
     engine = connect(url)
     try:
+        if stored_revision(engine) is None:
+            raise InputError(
+                f"workspace {root}: its record has no schema (damaged, emptied or replaced?); "
+                "restore it from a backup, or create a new workspace with 'tumorboard init'"
+            )
         revision = upgrade_to_head(engine)
     except BaseException:
         engine.dispose()
