@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tumorboard.cli.common import progress_bar
 from tumorboard.errors import InputError
 
 __all__ = ["register"]
@@ -83,19 +84,8 @@ def run_cohort_run(args: argparse.Namespace) -> int:
     from tumorboard.workflow.cohort_run import run_cohort
 
     keys = _patients(args.patients)
-    progress = None
-    bar = None
-    if sys.stderr.isatty() and not (args.json or args.quiet):
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        task = bar.add_task("cohort tasks", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        bar.start()
-    try:
+    show = sys.stderr.isatty() and not (args.json or args.quiet)
+    with progress_bar(show, "cohort tasks") as progress:
         summary = run_cohort(
             args.workspace,
             patient_keys=keys,
@@ -103,9 +93,6 @@ def run_cohort_run(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.stop()
     result = summary.as_json()
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")

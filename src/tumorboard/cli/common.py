@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tumorboard.errors import InputError
@@ -40,3 +42,29 @@ def parse_float_list(text: str, name: str, count: int | None = None) -> list[flo
     if count is not None and len(values) != count:
         raise InputError(f"{name}: expected {count} comma-separated numbers, got {text!r}")
     return values
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, or ``None`` when off (not a terminal, --json, --quiet).
+
+    Yields a callable ``advance(done, total)``.
+
+    Examples
+    --------
+    >>> with progress_bar(False, "analyses") as advance:
+    ...     advance is None
+    True
+    """
+    if not enabled:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

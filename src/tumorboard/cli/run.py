@@ -12,12 +12,10 @@ import datetime as dt
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tumorboard.cli.common import add_force_and_out
+from tumorboard.cli.common import add_force_and_out, progress_bar
 from tumorboard.errors import InputError
 
 __all__ = ["register"]
@@ -90,23 +88,6 @@ def register(subparsers: Any) -> None:
     register_report(subparsers)
 
 
-@contextmanager
-def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr (only on a terminal)."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task("analyses", total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
-
-
 def run_run(args: argparse.Namespace) -> int:
     """Run the analyses; exit 1 when one failed (after running the rest)."""
     from tumorboard.store import open_workspace
@@ -115,7 +96,7 @@ def run_run(args: argparse.Namespace) -> int:
     workspace = open_workspace(args.workspace)
     try:
         show = sys.stderr.isatty() and not (args.json or args.quiet)
-        with _progress_bar(show) as progress:
+        with progress_bar(show, "analyses") as progress:
             summary = run_analyses(workspace, args.patient, progress=progress)
     finally:
         workspace.close()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tumorboard.cli.common import progress_bar
 
 
 def register(subparsers: Any) -> None:
@@ -92,25 +92,6 @@ def add_dicomweb_login(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@contextmanager
-def _progress_bar(
-    enabled: bool, label: str = "reading headers"
-) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr (only on a terminal)."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task(label, total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
-
-
 def run_init(args: argparse.Namespace) -> int:
     """Create the workspace and print a one-line summary (or JSON)."""
     from tumorboard.store import init_workspace
@@ -145,12 +126,12 @@ def run_import(args: argparse.Namespace) -> int:
     try:
         show = sys.stderr.isatty() and not args.json
         if server is None:
-            with _progress_bar(enabled=show) as progress:
+            with progress_bar(show, "reading headers") as progress:
                 summary = import_paths(workspace, args.paths, progress=progress).as_dict()
         else:
             from tumorboard.workflow.dicomweb_pull import pull_studies
 
-            with _progress_bar(enabled=show, label="retrieving") as fetching:
+            with progress_bar(show, "retrieving") as fetching:
                 result = pull_studies(
                     workspace,
                     server,
