@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from tumorboard.errors import InputError, OutputExistsError, TumorboardError
+from tumorboard.worker_pool import process_alive
 
 if sys.platform != "win32":
     import fcntl
@@ -354,7 +355,7 @@ class _Destination:
         with suppress(OSError), os.scandir(self.parent) as entries:
             for entry in entries:
                 match = pattern.match(entry.name)
-                if match and match[3] == _HOST_TAG and not _process_alive(int(match[2])):
+                if match and match[3] == _HOST_TAG and not process_alive(int(match[2])):
                     with suppress(OSError):
                         mtime = entry.stat(follow_symlinks=False).st_mtime
                         dead.append((mtime, match[1], Path(entry.path)))
@@ -409,18 +410,6 @@ def _access_reason(folder: Path) -> str:
         if os.statvfs(folder).f_flag & os.ST_RDONLY:
             return "read-only file system"
     return "permission denied"
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. EPERM: it exists, under another user
-        return True
-    return True
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["die_with_parent", "process_pool"]
+__all__ = ["die_with_parent", "process_alive", "process_pool"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -68,3 +68,25 @@ def process_pool(workers: int, start_method: str | None = None) -> ProcessPoolEx
         initializer=die_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+def process_alive(pid: int) -> bool:
+    """Tell whether a process with this id runs on this machine (any user).
+
+    Used to tell leftovers of killed runs (temporary names carrying a PID)
+    from those of runs still working.
+
+    Examples
+    --------
+    >>> process_alive(os.getpid())
+    True
+    """
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists, under another user
+        return True
+    return True

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from tumorboard.errors import InputError
+from tumorboard.worker_pool import process_alive
 
 __all__ = ["CHUNK_BYTES", "ObjectStore", "sha256_of_file"]
 
@@ -196,15 +197,7 @@ def _temporary_prefix() -> str:
 def _writer_alive(name: str) -> bool:
     """Whether the process that named a temporary file ``.tmp-PID-…`` still runs."""
     parts = name.split("-")
-    if len(parts) < 3 or not parts[1].isdigit():
-        return False
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
+    return len(parts) >= 3 and parts[1].isdigit() and process_alive(int(parts[1]))
 
 
 def sha256_of_file(path: Path) -> str:

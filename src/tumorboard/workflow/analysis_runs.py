@@ -55,6 +55,7 @@ from tumorboard.store.models import (
     utc_now,
 )
 from tumorboard.store.workspace import Workspace
+from tumorboard.worker_pool import process_alive
 from tumorboard.workflow.reference_exam import LineStart, reference_dates
 from tumorboard.workflow.series_kind import SeriesKind
 
@@ -377,13 +378,7 @@ def _claimant_alive(claimed_by: str | None) -> bool:
     host, _, pid = (claimed_by or "").rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return True  # another machine's run: leave it
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(int(pid))
 
 
 def _run_one(
@@ -504,18 +499,8 @@ def _remove_stale_run_folders(base: Path) -> None:
         return
     for child in base.iterdir():
         pid = child.name.split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(child, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _compute(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tumorboard.errors import InputError
+from tumorboard.worker_pool import process_alive
 
 __all__ = [
     "MAX_UNPACKED_BYTES",
@@ -143,18 +144,8 @@ def remove_stale_unpacked(parent: Path) -> None:
         return
     for leftover in parent.glob(".unpack-*"):
         pid = leftover.name.split("-")[1]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _temporary_folder:
