@@ -7,6 +7,8 @@
 #   orthanc, orthanc-dicomweb -- the PACS tests start a private Orthanc with its
 #                 DICOMweb plugin on 127.0.0.1 (tests/pacs/orthanc_server.py; a C
 #                 compiler, gcc, builds the shim that keeps it on the loopback).
+#   chromium -- the reading room's browser tests drive Debian's Chromium
+#                 (tests/web/, through Playwright with that executable).
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -17,6 +19,7 @@ command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
 [ -x /usr/sbin/Orthanc ] || command -v Orthanc >/dev/null 2>&1 || missing+=(orthanc)
 ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so* >/dev/null 2>&1 || missing+=(orthanc-dicomweb)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -86,8 +86,17 @@ def test_second_run_reuses_everything_and_keeps_provenance(workspace) -> None:
         assert len(analyses) == 3
         assert {a.status for a in analyses} == {"done"}
         assert all(a.tumorboard_version and len(a.inputs_sha256) == 64 for a in analyses)
-        outputs = session.scalars(select(AnalysisOutput.object_sha256)).all()
-    assert len(outputs) == 9 and all(workspace.objects.has(sha) for sha in outputs)
+        outputs = session.execute(select(AnalysisOutput.name, AnalysisOutput.object_sha256)).all()
+    names = sorted(name for name, _ in outputs)
+    each = [
+        "adc.nii.gz",
+        "classes.nii.gz",
+        "components.nii.gz",
+        "computed_b.nii.gz",
+        "summary.json",
+    ]
+    assert names == sorted(each * 3)
+    assert all(workspace.objects.has(sha) for _, sha in outputs)
 
 
 def test_baseline_moves_the_reference_and_only_dependent_exams_rerun(workspace) -> None:
@@ -265,3 +274,39 @@ def test_disk_full_during_import_is_one_line_and_leaves_the_record_as_it_was(
     finally:
         ws.close()
     assert main(["import", "--workspace", str(workspace_dir), str(exam_folders["baseline"])]) == 0
+
+
+def test_run_keeps_the_adc_map_and_the_component_ids_it_computed(workspace) -> None:
+    import gzip
+
+    import nibabel as nib
+    import numpy as np
+    from dwi_exams import EXAMS as GENERATED
+
+    run_analyses(workspace)
+    with workspace.session() as session:
+        rows = session.execute(
+            select(Analysis.result, AnalysisOutput.name, AnalysisOutput.object_sha256).join(
+                AnalysisOutput, AnalysisOutput.analysis_id == Analysis.id
+            )
+        ).all()
+    by_exam: dict[str, dict[str, str]] = {}
+    for result, name, sha in rows:
+        by_exam.setdefault(result["exam"]["date"], {})[name] = sha
+    assert len(by_exam) == 3
+    for exam, (date, _, _, _, adc_um2_per_s) in GENERATED.items():
+        stored = by_exam[f"{date[:4]}-{date[4:6]}-{date[6:]}"]
+        labels, adc = (
+            np.asarray(
+                nib.Nifti1Image.from_bytes(
+                    gzip.decompress(workspace.objects.path(stored[name]).read_bytes())
+                ).dataobj
+            )
+            for name in ("components.nii.gz", "adc.nii.gz")
+        )
+        tumour = labels > 0
+        # one candidate component: the generated lesion box
+        assert set(np.unique(labels[tumour]).tolist()) == {1}
+        assert int(tumour.sum()) == lesion_voxels(exam)
+        # the stored map is the ADC fitted from the generated signal (median = lesion ADC)
+        assert float(np.median(adc[tumour])) == pytest.approx(adc_um2_per_s, rel=1e-3)

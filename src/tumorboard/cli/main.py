@@ -40,6 +40,9 @@ COMMAND_MODULES = (
     "guide",
     "radiomics",
     "export",
+    "sign",
+    "web",
+    "phantom",
 )
 
 
@@ -51,6 +54,8 @@ MODULE_OF_COMMAND = {
     "timeline": "record",
     "baseline": "run",
     "report": "run",
+    "user": "web",
+    "serve": "web",
 }
 
 #: Words that are values, not options, though they start with '-': negative

@@ -584,6 +584,16 @@ def _compute_wbdwi(
             "computed_b.nii.gz": _store_nifti(
                 workspace, assessment.computed_b, parent, "computed_b", np.float32
             ),
+            # the ADC map (um^2/s) and the candidate component ids, so that exports and
+            # curation read what this run computed instead of fitting again
+            "adc.nii.gz": _store_nifti(workspace, assessment.adc, parent, "adc", np.float32),
+            "components.nii.gz": _store_nifti(
+                workspace,
+                assessment.adc.with_array(assessment.segmentation.component_labels),
+                parent,
+                "components",
+                np.int32,
+            ),
         }
     return payload, outputs
 
