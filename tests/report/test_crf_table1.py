@@ -425,3 +425,26 @@ def test_cli_identity_on_identified_form_only(
     assert main([*base, "--out", str(tmp_path / "bad")]) == 1
     printed = "".join(capsys.readouterr())
     assert "birth_date must be an ISO date" in printed and "1961-13-45" not in printed
+
+
+def test_the_form_states_each_edge_as_the_criteria_compute_it(
+    case: PatientCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decimal import Decimal
+
+    from tumorboard.criteria import percist, recist
+
+    document = crf_document([case], _info(), ["recist1.1", "percist"], with_figures=False)
+    table = {c["criteria_name"]: c for c in document["criteria_table"]}
+    # Wahl 2009's table writes "> 30 %" and "> 0.8 SUL"; tumorboard applies >= and says so
+    assert "PMD at least 30 % and at least 0.8 SUL above" in table["PERCIST"]["as_applied"]
+    assert "at least 20 % and at least 5 mm above the nadir" in table["RECIST 1.1"]["as_applied"]
+    html = render_crf_html(document)
+    assert "As applied by tumorboard" in html and "at least 0.8 SUL" in html
+    # the text comes from the thresholds the criteria compute with: moving one moves it
+    monkeypatch.setattr(percist, "CHANGE_SUL", Decimal("0.9"))
+    monkeypatch.setattr(recist, "PD_INCREASE_PCT", Decimal(22))
+    moved = crf_document([case], _info(), ["recist1.1", "percist"], with_figures=False)
+    moved_table = {c["criteria_name"]: c for c in moved["criteria_table"]}
+    assert "at least 0.9 SUL" in moved_table["PERCIST"]["as_applied"]
+    assert "at least 22 %" in moved_table["RECIST 1.1"]["as_applied"]

@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tumorboard.criteria import choi, percist, recist
 from tumorboard.criteria.records import Criteria
+from tumorboard.criteria.target_sums import PD_MIN_INCREASE_MM
+
+__all__ = [
+    "CRITERIA_TABLE",
+    "CRITERIA_TABLE_KEYS",
+    "TABLE_SOURCE",
+    "applied_thresholds",
+    "criteria_table",
+]
 
 #: Where the definitions come from.
 TABLE_SOURCE = (
@@ -85,9 +95,62 @@ CRITERIA_TABLE_KEYS = (
     "partial_response",
     "progressive_disease",
     "stable_disease",
+    "as_applied",
     "applied",
     "recommended",
 )
+
+
+def _edge(value: object) -> str:
+    return format(value, "f").rstrip("0").rstrip(".") if "." in str(value) else str(value)
+
+
+def applied_thresholds() -> dict[str, str]:
+    """The thresholds exactly as tumorboard's criteria apply them, by criteria.
+
+    Table 1 states its cells in short form (``> 30 %``) while the criteria
+    papers write *at least* in places; Wahl 2009 writes ``> 30 %`` and
+    ``> 0.8 SUL`` in its table and "at least" elsewhere. The form therefore
+    shows, under the quoted cells, the edge tumorboard applies -- built from
+    the criteria's own constants, so the form can never disagree with the
+    computation. The choice of *at least* (>=) at every edge is tumorboard's.
+
+    Returns
+    -------
+    dict of str to str
+        Criteria value to the rule as applied.
+
+    Examples
+    --------
+    >>> applied_thresholds()["percist"]
+    'CMR/PMR/PMD by the hottest SULpeak: PMR at least 30 % and at least 0.8 SUL below \
+the baseline; PMD at least 30 % and at least 0.8 SUL above it, or a new lesion \
+(tumorboard applies >= at both edges).'
+    """
+    pr, pd = _edge(recist.PR_DECREASE_PCT), _edge(recist.PD_INCREASE_PCT)
+    mm = _edge(PD_MIN_INCREASE_MM)
+    size_rule = (
+        f"PR: sum at least {pr} % below baseline; PD: sum at least {pd} % and at least "
+        f"{mm} mm above the nadir, or a new lesion"
+    )
+    pct, sul = _edge(percist.CHANGE_PCT), _edge(percist.CHANGE_SUL)
+    choi_size, choi_density = _edge(choi.SIZE_CHANGE_PCT), _edge(choi.DENSITY_DECREASE_PCT)
+    return {
+        Criteria.RECIST11.value: f"{size_rule} (tumorboard applies >= at every edge).",
+        Criteria.IRECIST.value: (
+            f"{size_rule}, then iUPD until confirmed (tumorboard applies >= at every edge)."
+        ),
+        Criteria.CHOI.value: (
+            f"PR: size at least {choi_size} % below or attenuation at least {choi_density} % "
+            f"below baseline, no new lesion; PD: size at least {choi_size} % above the nadir "
+            "and not PR by attenuation, or a new lesion (tumorboard applies >= at every edge)."
+        ),
+        Criteria.PERCIST.value: (
+            f"CMR/PMR/PMD by the hottest SULpeak: PMR at least {pct} % and at least {sul} SUL "
+            f"below the baseline; PMD at least {pct} % and at least {sul} SUL above it, or a "
+            "new lesion (tumorboard applies >= at both edges)."
+        ),
+    }
 
 
 def criteria_table(
@@ -115,9 +178,11 @@ def criteria_table(
     """
     used = {c.value for c in applied}
     advised = {c.value for c in recommended}
+    as_applied = applied_thresholds()
     return [
         {
             **column,
+            "as_applied": as_applied[column["criteria"]],
             "applied": column["criteria"] in used,
             "recommended": column["criteria"] in advised,
         }

@@ -18,13 +18,13 @@ file, the HTML and the PDF (:mod:`tumorboard.report.crf_render`).
 De-identification is :class:`~tumorboard.report.crf_deid.Disclosure`;
 figures come from :mod:`tumorboard.report.crf_figures`.
 
-JSON layout (``schema`` = ``tumorboard.crf``, ``schema_version`` = 1.1)
+JSON layout (``schema`` = ``tumorboard.crf``, ``schema_version`` = 1.2)
 -------------------------------------------------------------------------
 Top level (:data:`CRF_TOP_KEYS`): ``schema``, ``schema_version``,
 ``generator``, ``deidentified`` (bool), ``study_id``, ``criteria`` (names
 applied), ``criteria_table`` (Table 1's criteria by type of drug: {criteria,
 criteria_name, type_of_drug, complete_response, partial_response,
-progressive_disease, stable_disease, applied, recommended}) and ``patients``
+progressive_disease, stable_disease, as_applied, applied, recommended}) and ``patients``
 (list). Each patient (:data:`CRF_PATIENT_KEYS`):
 
 * ``patient`` (id), ``study_id``, ``tumour``, ``drug``, ``drug_class`` -- text;
@@ -103,7 +103,7 @@ from tumorboard.report.crf_figures import crf_figures, lesion_size_mm
 
 CRF_SCHEMA = "tumorboard.crf"
 #: Version of the JSON layout; bump the major part on incompatible changes.
-CRF_SCHEMA_VERSION = "1.1"
+CRF_SCHEMA_VERSION = "1.2"
 MAX_FORM_TARGETS = 5
 #: Figures are drawn for at most this many patients (about 0.3 s each).
 MAX_FIGURE_PATIENTS = 20
