@@ -82,3 +82,26 @@ def test_cohort_run_refuses_an_unknown_patient_in_one_line(tmp_path: Path, capsy
     )
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1 and "NOBODY" not in err
+
+
+def test_cohort_analyse_wbdwi_response_gives_the_volume_change_of_each_patient(
+    tmp_path: Path, cohort_folders: list[Path], capsys
+) -> None:  # type: ignore[no-untyped-def]
+    board = tmp_path / "board"
+    assert main(["init", str(board)]) == 0
+    assert main(["import", "--workspace", str(board), *map(str, cohort_folders)]) == 0
+    assert main(["run", "--workspace", str(board), "--quiet"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "dwi"
+    question = ["--question", "wbdwi-response", "--out", str(out), "--json"]
+    assert main(["cohort", "analyse", "--workspace", str(board), *question]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_patients"] == 2
+    expected = 100 * (lesion_voxels("week12") / lesion_voxels("baseline") - 1)
+    # no lesion reads in this record: the response is unknown for both patients
+    change = summary["by_recist_follow_up"]["unknown"]["tdv_change_pct"]
+    assert change["n"] == 2
+    assert change["median"] == pytest.approx(expected, rel=1e-4)
+    rows = (out / "patients.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 3 and rows[0].startswith("patient,")
+    assert (out / "box_tdv_change.png").read_bytes()[1:4] == b"PNG"

@@ -7,7 +7,9 @@ For each patient of the record this plans the analyses its series allow:
   exam chosen by :mod:`tumorboard.workflow.reference_exam`;
 * ``pet_suv``: the SUV conversion of every PET series, once, with the lesion
   values of a DICOM SEG of the same study when there is one
-  (:func:`tumorboard.pipeline.pet_suv.compute_pet_suv`).
+  (:func:`tumorboard.pipeline.pet_suv.compute_pet_suv`);
+* ``dce``: the per-lesion perfusion of every DCE dynamic series that has a
+  lesion SEG in the same study (:mod:`tumorboard.workflow.dce_analysis`).
 
 An analysis is identified by its kind, the SHA-256 of its inputs (every
 instance of its series, and the result of its reference exam) and of its
@@ -56,6 +58,7 @@ from tumorboard.store.models import (
 )
 from tumorboard.store.workspace import Workspace
 from tumorboard.worker_pool import process_alive
+from tumorboard.workflow.dce_analysis import DCE_SETTINGS
 from tumorboard.workflow.reference_exam import LineStart, reference_dates
 from tumorboard.workflow.series_kind import SeriesKind
 
@@ -129,7 +132,7 @@ class PlannedAnalysis:
     Attributes
     ----------
     kind : str
-        ``wbdwi`` or ``pet_suv``.
+        ``wbdwi``, ``pet_suv`` or ``dce``.
     patient_id, exam_id : int
         Record ids.
     exam_date : date
@@ -236,7 +239,14 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
         .join(Instance, Instance.series_id == Series.id)
         .where(Exam.patient_id == patient.id)
         .where(
-            Series.kind.in_([SeriesKind.WBDWI.value, SeriesKind.PET.value, SeriesKind.SEG.value])
+            Series.kind.in_(
+                [
+                    SeriesKind.WBDWI.value,
+                    SeriesKind.PET.value,
+                    SeriesKind.SEG.value,
+                    SeriesKind.DCE.value,
+                ]
+            )
         )
     )
     files: dict[tuple[int, str], list[str]] = defaultdict(list)
@@ -304,6 +314,23 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
                     settings=dict(PET_SETTINGS, lesions_from_seg=bool(seg)),
                 )
             )
+        dynamics = sorted(
+            (s for s in series if s.kind == SeriesKind.DCE.value), key=lambda s: s.uid
+        )
+        for dce in dynamics:  # only with a lesion SEG of the same study
+            dce_segs = sorted((s for s in segs if s.study_id == dce.study_id), key=lambda s: s.uid)
+            if dce_segs:
+                plans.append(
+                    PlannedAnalysis(
+                        kind="dce",
+                        patient_id=patient.id,
+                        exam_id=exam_id,
+                        exam_date=date,
+                        exam_label=label,
+                        series=(dce, dce_segs[0]),
+                        settings=dict(DCE_SETTINGS),
+                    )
+                )
     return plans
 
 
@@ -508,7 +535,25 @@ def _compute(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     if plan.kind == "wbdwi":
         return _compute_wbdwi(workspace, plan, reference)
+    if plan.kind == "dce":
+        return _compute_dce(workspace, plan)
     return _compute_pet(workspace, plan)
+
+
+def _compute_dce(
+    workspace: Workspace, plan: PlannedAnalysis
+) -> tuple[dict[str, Any], dict[str, str]]:
+    from tumorboard.workflow.dce_analysis import compute_dce_analysis
+
+    with _linked_series(workspace, plan.series) as folders:
+        seg_file = next(iter(sorted(folders[1].iterdir())))
+        result, files = compute_dce_analysis(
+            folders[0], seg_file, folders[0].parent.parent, plan.settings
+        )
+        result["exam"] = {"date": plan.exam_date.isoformat(), "label": plan.exam_label or ""}
+        outputs = {"summary.json": _store_json(workspace, result)}
+        outputs.update((name, workspace.objects.put_file(path)) for name, path in files.items())
+    return result, outputs
 
 
 def _store_json(workspace: Workspace, payload: dict[str, Any]) -> str:
