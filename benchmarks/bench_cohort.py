@@ -6,9 +6,14 @@ runs ``run_cohort`` with 1 worker and with 2 workers (local clusters of
 processes, one thread each); the same run measures ``run`` (one process, no
 Dask) on a third copy as the peer for the scheduler overhead.
 
+With ``--cohort prrt`` the cohort is the PRRT perfusion phantom of
+``tumorboard phantom cohort`` instead (baseline and follow-up DCE series with
+lesion SEGs: two ``dce`` analyses per patient, each a real model fit), whose
+tasks are large enough for the cluster's start to matter less.
+
 Contract (issue "Cohorts"): 2 workers >= 1.7x the throughput of 1 worker;
 scheduler overhead <= 5 % of task time. Run:
-``python benchmarks/bench_cohort.py [--patients 40]``.
+``python benchmarks/bench_cohort.py [--patients 40] [--cohort wbdwi|prrt]``.
 """
 
 from __future__ import annotations
@@ -36,14 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     """Build the cohort, time the three runs, print and check the contracts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=40)
+    parser.add_argument("--cohort", choices=("wbdwi", "prrt"), default="wbdwi")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        folders = [
-            write_exam(root / "dicom" / f"P{n:03d}", exam, f"P{n:03d}")
-            for n in range(args.patients)
-            for exam in ("baseline", "week12", "week24")
-        ]
+        if args.cohort == "prrt":
+            from tumorboard.phantoms.prrt_cohort import write_prrt_cohort
+
+            write_prrt_cohort(root / "dicom", args.patients, seed=2012, auc=0.8)
+            folders = [root / "dicom"]
+        else:
+            folders = [
+                write_exam(root / "dicom" / f"P{n:03d}", exam, f"P{n:03d}")
+                for n in range(args.patients)
+                for exam in ("baseline", "week12", "week24")
+            ]
         boards = {}
         for name in ("serial", "one", "two"):
             workspace = init_workspace(root / name)
