@@ -26,13 +26,16 @@ from tumorboard.dicom_export import (
     SegmentReference,
     SourceImages,
     build_measurement_report,
+    encapsulated_pdf,
     finding_site,
     parametric_map,
     pet_lesion_segmentation,
     procedure_codes,
+    secondary_capture,
     wbdwi_class_segmentation,
     write_object,
 )
+from tumorboard.errors import InputError
 from tumorboard.imaging.dicom_write import write_dicom_series
 from tumorboard.imaging.volume import Volume
 
@@ -214,3 +217,74 @@ def test_same_content_same_bytes_other_content_other_uid(sources, tmp_path: Path
     other = wbdwi_class_segmentation(_grid(classes), sources, key="k", tracking_key="p", when=WHEN)
     assert other.SOPInstanceUID != first.SOPInstanceUID
     assert other.SegmentSequence[0].TrackingUID == first.SegmentSequence[0].TrackingUID
+
+
+#: A tiny PDF of odd length (the object pads it to an even length).
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def test_encapsulated_pdf_carries_the_document_in_the_study(
+    sources: SourceImages, tmp_path: Path
+) -> None:
+    assert len(PDF) % 2 == 1
+    image = sources.primary[0]
+    first = encapsulated_pdf(PDF, image, title="tumorboard case report form", when=WHEN)
+    path = write_object(first, tmp_path, "pdf")
+    assert dciodvfy_errors(path) == []
+    back = pydicom.dcmread(path)
+    assert back.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1"
+    assert bytes(back.EncapsulatedDocument)[: int(back.EncapsulatedDocumentLength)] == PDF
+    assert int(back.EncapsulatedDocumentLength) == len(PDF)
+    for keyword in ("PatientID", "PatientName", "PatientBirthDate", "StudyInstanceUID"):
+        assert back[keyword].value == image[keyword].value, keyword
+    assert (back.ContentDate, back.ContentTime) == ("20240108", "093000")
+    again = encapsulated_pdf(PDF, image, title="tumorboard case report form", when=WHEN)
+    assert again.SOPInstanceUID == first.SOPInstanceUID  # the same document, the same object
+    second = encapsulated_pdf(PDF, image, title="tumorboard case report form", when=WHEN, version=2)
+    assert second.SeriesInstanceUID != first.SeriesInstanceUID
+    assert second.SOPInstanceUID != first.SOPInstanceUID
+    assert second.SeriesDescription == "tumorboard case report form v2, replaces v1"
+    with pytest.raises(InputError, match="not a PDF"):
+        encapsulated_pdf(b"<html>", image, title="x", when=WHEN)
+
+
+def test_secondary_capture_keeps_the_picture_and_references_its_sources(
+    sources: SourceImages, tmp_path: Path
+) -> None:
+    picture = np.zeros((30, 20, 3), np.uint8)
+    picture[5:10, 2:8] = (220, 30, 40)  # a red patch at known pixels
+    picture[20, 15] = (1, 2, 3)
+    sc = secondary_capture(
+        picture,
+        sources.primary,
+        key="k",
+        when=WHEN,
+        description="tumorboard WB-DWI coronal MIP",
+        burned_in_annotation=False,
+    )
+    path = write_object(sc, tmp_path, "sc")
+    assert dciodvfy_errors(path) == []
+    back = pydicom.dcmread(path)
+    assert np.array_equal(back.pixel_array, picture)
+    assert back.StudyInstanceUID == sources.primary[0].StudyInstanceUID
+    assert back.BurnedInAnnotation == "NO" and back.ConversionType == "WSD"
+    referenced = {str(item.ReferencedSOPInstanceUID) for item in back.SourceImageSequence}
+    assert referenced == {str(d.SOPInstanceUID) for d in sources.primary}
+    assert (back.DateOfSecondaryCapture, back.TimeOfSecondaryCapture) == ("20240108", "093000")
+    changed = picture.copy()
+    changed[0, 0] = (9, 9, 9)
+    other = secondary_capture(
+        changed, sources.primary, key="k", when=WHEN, description="d", burned_in_annotation=True
+    )
+    assert other.SOPInstanceUID != sc.SOPInstanceUID  # other pixels, another object
+    v2 = secondary_capture(
+        picture, sources.primary, key="k", when=WHEN, description="d", burned_in_annotation=True,
+        version=2,
+    )  # fmt: skip
+    assert v2.SeriesInstanceUID != sc.SeriesInstanceUID
+    assert str(v2.SeriesDescription) == "d v2, replaces v1"
+    with pytest.raises(InputError, match="RGB picture"):
+        secondary_capture(
+            picture[..., 0], sources.primary, key="k", when=WHEN, description="d",
+            burned_in_annotation=True,
+        )  # fmt: skip

@@ -229,8 +229,12 @@ class OrthancServer:
 
 
 @contextmanager
-def running_orthanc() -> Iterator[OrthancServer]:
-    """Start a private Orthanc with the DICOMweb plugin; stop it and delete its files on exit."""
+def running_orthanc(lua: str | None = None) -> Iterator[OrthancServer]:
+    """Start a private Orthanc with the DICOMweb plugin; stop it and delete its files on exit.
+
+    ``lua`` is a Lua script Orthanc runs (e.g. a ``ReceivedInstanceFilter``
+    that makes it refuse some objects).
+    """
     root = Path(tempfile.mkdtemp(prefix="tb-orthanc-"))
     server = OrthancServer(http_port=free_port(), dicom_port=free_port(), root=root)
     try:
@@ -255,6 +259,9 @@ def running_orthanc() -> Iterator[OrthancServer]:
             "ConcurrentJobs": 1,
             "StableAge": 1,
         }
+        if lua is not None:
+            (root / "filter.lua").write_text(lua)
+            server.config["LuaScripts"] = [str(root / "filter.lua")]
         (root / "orthanc.json").write_text(json.dumps(server.config, indent=1))
         server.start()
         yield server

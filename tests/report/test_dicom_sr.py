@@ -64,3 +64,47 @@ def test_sr_needs_source_images() -> None:
     series = demo_reference.reference_series()
     with pytest.raises(InputError, match="needs the source images"):
         build_measurement_report("x", series.timepoints[0], [])
+
+
+def _procedures(dataset: pydicom.Dataset) -> list[str]:
+    """Codes of the SR's 'Procedure reported' (DCM 121058) items."""
+    return [
+        str(item.ConceptCodeSequence[0].CodeValue)
+        for item in dataset.ContentSequence
+        if item.ConceptNameCodeSequence[0].CodeValue == "121058"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("modality", "read_as", "expected"),
+    [
+        ("CT", "ct", "CTUnspecifiedBodyRegion"),
+        ("MR", "mr", "MRIUnspecifiedBodyRegion"),
+        ("PT", "pet-fdg", "PETCTFDGImagingOfWholeBody"),
+        ("PT", "pet-dotatate", "PETWholeBody"),
+    ],
+)
+def test_sr_reports_the_procedure_of_the_measured_images(
+    tmp_path: Path, modality: str, read_as: str, expected: str
+) -> None:
+    from dataclasses import replace
+
+    from pydicom.sr.codedict import codes
+
+    volume = Volume(np.zeros((3, 8, 8), dtype=np.float32), (5.0, 1.0, 1.0))
+    paths = write_dicom_series(
+        volume,
+        tmp_path,
+        modality=modality,
+        series_description="measured",
+        series_number=1,
+        study={"PatientID": "SYNTH-1", "PatientName": "SYNTH^ONE"},
+    )
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
+    timepoint = demo_reference.reference_series().timepoints[0]
+    timepoint = replace(
+        timepoint,
+        measurements=tuple(replace(m, modality=read_as) for m in timepoint.measurements),
+    )
+    document = build_measurement_report("SYNTH-1", timepoint, headers)
+    assert _procedures(document) == [getattr(codes.cid100, expected).value]

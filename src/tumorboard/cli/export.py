@@ -23,17 +23,21 @@ def register(subparsers: Any) -> None:
     """Add the ``export`` command."""
     export = subparsers.add_parser(
         "export",
-        help="write a patient's results as DICOM SEG, Parametric Map and SR files",
+        help="write a patient's results as DICOM SEG, Parametric Map, SR, SC and PDF objects",
         description=(
             "Write the results of the record as standard DICOM objects, one folder per type: "
             "seg/ (WB-DWI tumour mask with its green/yellow/red classes; PET lesions with "
             "their tracking ids), pm/ (ADC in um2/s, computed b image, SUVbw, with UCUM "
             "real-world value mapping) and sr/ (TID 1500 measurement report per study: tumour "
             "load, ADC statistics, class volumes, PET lesion values and the reader's "
-            "measurements, referencing the SEG segments and source images). Every object "
-            "references its source series; exporting the same record again gives the same "
-            "files (same UIDs). With --dicomweb the objects are sent to a PACS (STOW-RS) "
-            "instead; objects the PACS holds already are not sent again."
+            "measurements, referencing the SEG segments and source images), sc/ (the coronal "
+            "WB-DWI MIP of 'tumorboard report' as Secondary Capture, one per exam) and pdf/ "
+            "(the newest signed case-report form as Encapsulated PDF; 'tumorboard sign' "
+            "first). Every object references its study and source series; exporting the same "
+            "record again gives the same files (same UIDs). A changed result (a new analysis, "
+            "a re-signed form) is a new series whose description says 'v2, replaces v1'; the "
+            "old one stays. With --dicomweb the objects are sent to a PACS (STOW-RS) instead; "
+            "objects the PACS holds already are not sent again."
         ),
     )
     export.add_argument(
@@ -55,9 +59,12 @@ def register(subparsers: Any) -> None:
     add_dicomweb_login(export)
     export.add_argument(
         "--what",
-        default="seg,pm,sr",
+        default=None,
         metavar="TYPES",
-        help="comma-separated object types to write: seg, pm, sr (default: all three)",
+        help=(
+            "comma-separated object types to write: seg, pm, sr, sc, pdf (default: all of "
+            "them, pdf only once the form is signed and not with --deidentify)"
+        ),
     )
     export.add_argument(
         "--deidentify",
@@ -83,7 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.salt and not args.deidentify:
         raise InputError("--salt is only used with --deidentify")
-    what = parse_what(args.what)
+    what = None if args.what is None else parse_what(args.what)
     if args.dicomweb is not None:
         return _push(args, what)
     if args.user or args.password_file:
@@ -111,7 +118,7 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _push(args: argparse.Namespace, what: tuple[str, ...]) -> int:
+def _push(args: argparse.Namespace, what: tuple[str, ...] | None) -> int:
     """Send the patient's objects with STOW-RS and print a one-line summary (or JSON)."""
     from tumorboard.store import open_workspace
     from tumorboard.workflow.dicomweb_push import push_patient

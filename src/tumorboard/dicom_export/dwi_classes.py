@@ -41,6 +41,7 @@ def wbdwi_class_segmentation(
     tracking_key: str,
     when: dt.datetime,
     series_number: int = 901,
+    version: int = 1,
 ) -> Dataset:
     """The SEG of a WB-DWI exam's tumour mask and response classes.
 
@@ -58,6 +59,9 @@ def wbdwi_class_segmentation(
     when : datetime
         Content date and time.
     series_number : int
+    version : int
+        1, or the number of this result among the results of the same
+        exam (series description "... v2, replaces v1", new UIDs).
 
     Returns
     -------
@@ -114,4 +118,5 @@ def wbdwi_class_segmentation(
         series_description="tumorboard WB-DWI tumour and ADC classes",
         series_number=series_number,
         algorithm="tumorboard WB-DWI",
+        version=version,
     )

@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 __all__ = ["FOLDERS", "write_object"]
 
 #: Folder of each object type inside the export folder.
-FOLDERS = {"seg": "seg", "pm": "pm", "sr": "sr"}
+FOLDERS = {"seg": "seg", "pm": "pm", "sr": "sr", "pdf": "pdf", "sc": "sc"}
 
 
 def write_object(dataset: Dataset, folder: str | os.PathLike[str], name: str) -> Path:

@@ -29,7 +29,14 @@ from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code
 
 from tumorboard import __version__
-from tumorboard.dicom_export.uids import MANUFACTURER, quiet, stabilise, stable_uid
+from tumorboard.dicom_export.uids import (
+    MANUFACTURER,
+    quiet,
+    stabilise,
+    stable_uid,
+    versioned_description,
+    versioned_key,
+)
 from tumorboard.errors import InputError
 
 __all__ = [
@@ -192,6 +199,7 @@ def build_measurement_report(
     key: str,
     when: dt.datetime,
     series_number: int = 920,
+    version: int = 1,
 ) -> Dataset:
     """Build the TID 1500 Comprehensive 3D SR of ``findings``.
 
@@ -210,6 +218,9 @@ def build_measurement_report(
     when : datetime
         Content date and time.
     series_number : int
+    version : int
+        1, or the number of this report among the reports of the same study
+        (series description "... v2, replaces v1", new UIDs).
 
     Returns
     -------
@@ -310,6 +321,7 @@ def build_measurement_report(
         imaging_measurements=groups,  # type: ignore[arg-type]
     )
     digest = _digest(findings, evidence, procedures, time_point)
+    key = versioned_key(key, version)
     with quiet():
         document = hd.sr.Comprehensive3DSR(
             evidence=list(evidence),
@@ -320,7 +332,9 @@ def build_measurement_report(
             instance_number=1,
             manufacturer=MANUFACTURER,
             software_versions=__version__,
-            series_description=f"tumorboard measurements {time_point}"[:64],
+            series_description=versioned_description(
+                f"tumorboard measurements {time_point}", version
+            ),
             content_date=when.date(),
             content_time=when.time().replace(microsecond=0),
         )

@@ -20,7 +20,14 @@ from pydicom.sr.coding import Code
 
 from tumorboard import __version__
 from tumorboard.dicom_export.sources import SourceImages, highdicom_volume
-from tumorboard.dicom_export.uids import MANUFACTURER, quiet, stabilise, stable_uid
+from tumorboard.dicom_export.uids import (
+    MANUFACTURER,
+    quiet,
+    stabilise,
+    stable_uid,
+    versioned_description,
+    versioned_key,
+)
 from tumorboard.errors import InputError
 from tumorboard.imaging.volume import Volume
 
@@ -91,6 +98,7 @@ def parametric_map(
     key: str,
     when: dt.datetime,
     description: str | None = None,
+    version: int = 1,
 ) -> Dataset:
     """A Parametric Map of ``values`` (float32) on its grid, referencing ``sources``.
 
@@ -107,6 +115,9 @@ def parametric_map(
     when : datetime
     description : str, optional
         Series description (default: the quantity's explanation).
+    version : int
+        1, or the number of this result among the results of the same exam
+        (series description "... v2, replaces v1", new UIDs).
 
     Returns
     -------
@@ -144,7 +155,7 @@ def parametric_map(
     digest = hashlib.sha256(array.tobytes())
     digest.update(np.asarray(values.affine_lps, dtype=np.float64).tobytes())
     digest.update("\n".join(sources.uids()).encode())
-    identity = (f"pm/{quantity.name}/{key}", digest.hexdigest())
+    identity = (versioned_key(f"pm/{quantity.name}/{key}", version), digest.hexdigest())
     centre, width = _window(array)
     with quiet():
         pm = hd.pm.ParametricMap(
@@ -165,7 +176,9 @@ def parametric_map(
             window_width=width,
             content_label=quantity.name.upper()[:16],
             content_description=(description or quantity.explanation)[:64],
-            series_description=(description or f"tumorboard {quantity.explanation}")[:64],
+            series_description=versioned_description(
+                description or f"tumorboard {quantity.explanation}", version
+            ),
         )
     if "Laterality" not in pm:
         pm.Laterality = None  # General Series, type 2C: a whole-body map has none

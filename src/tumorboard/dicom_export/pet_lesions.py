@@ -50,6 +50,7 @@ def pet_lesion_segmentation(
     key: str,
     when: dt.datetime,
     series_number: int = 902,
+    version: int = 1,
 ) -> Dataset:
     """The SEG of the PET lesions, segment ``n`` for ``lesions[n - 1]``.
 
@@ -65,6 +66,9 @@ def pet_lesion_segmentation(
         Identity of the analysis.
     when : datetime
     series_number : int
+    version : int
+        1, or the number of this result among the results of the same
+        exam (series description "... v2, replaces v1", new UIDs).
 
     Returns
     -------
@@ -113,5 +117,6 @@ def pet_lesion_segmentation(
         series_description="tumorboard PET lesions",
         series_number=series_number,
         algorithm="tumorboard PET lesions",
+        version=version,
         automatic=False,
     )

@@ -22,7 +22,14 @@ from pydicom.sr.coding import Code
 
 from tumorboard import __version__
 from tumorboard.dicom_export.sources import SourceImages, highdicom_volume
-from tumorboard.dicom_export.uids import MANUFACTURER, quiet, stabilise, stable_uid
+from tumorboard.dicom_export.uids import (
+    MANUFACTURER,
+    quiet,
+    stabilise,
+    stable_uid,
+    versioned_description,
+    versioned_key,
+)
 from tumorboard.errors import InputError
 from tumorboard.imaging.volume import Volume
 
@@ -72,6 +79,7 @@ def build_segmentation(
     series_number: int,
     algorithm: str,
     automatic: bool = True,
+    version: int = 1,
 ) -> Dataset:
     """Build a BINARY SEG of ``segments`` on ``grid``, referencing ``sources``.
 
@@ -95,6 +103,8 @@ def build_segmentation(
     automatic : bool
         The masks were computed (histogram analysis: thresholds on the
         images); ``False`` for masks drawn by a reader.
+    version : int
+        Version of the object (:func:`~tumorboard.dicom_export.uids.versioned_key`).
 
     Returns
     -------
@@ -132,6 +142,8 @@ def build_segmentation(
             f"on the grid {grid.spatial_shape}"
         )
     digest = _content_digest(masks, segments, grid, sources)
+    key = versioned_key(key, version)
+    description = versioned_description(series_description, version)
     algorithm_id = hd.AlgorithmIdentificationSequence(
         name=algorithm[:64],
         version=__version__,
@@ -178,7 +190,7 @@ def build_segmentation(
             manufacturer_model_name=MANUFACTURER,
             software_versions=__version__,
             device_serial_number="0",
-            series_description=series_description[:64],
+            series_description=description,
             content_label="TUMORBOARD",
             content_description=series_description[:64],
             omit_empty_frames=False,

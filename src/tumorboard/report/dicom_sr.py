@@ -4,7 +4,11 @@ Built with highdicom's :class:`~highdicom.sr.Comprehensive3DSR`: one TID 1501
 measurement group per lesion, holding its long axis and short axis (mm) and,
 when recorded, its mean attenuation (HU) and its SULpeak (SUV lean body
 mass, derivation "Peak Value Within ROI"), with a TID 4108 tracking
-identifier. The tracking UID is derived from the patient id and the lesion id
+identifier. The procedure reported follows the images measured: CT, MRI
+or PET (FDG PET/CT whole body when the tracer is FDG) by the modality of the
+source images (or, for images of another modality, of the readings), with the
+codes of :func:`tumorboard.dicom_export.procedure_codes` (one owner). The
+tracking UID is derived from the patient id and the lesion id
 (:func:`tracking_uid`), so the same lesion carries the same UID in the SRs of
 every timepoint -- which is what lets a viewer follow it. Patient and study
 come from the source images (the evidence), so an SR is only written when the
@@ -41,7 +45,16 @@ from tumorboard.criteria.records import Criteria, LesionMeasurement, LesionStatu
 from tumorboard.errors import InputError
 from tumorboard.privacy import Deidentifier, Identity
 
+__all__ = [
+    "build_measurement_report",
+    "procedures_reported",
+    "tracking_uid",
+    "write_measurement_report",
+]
+
 _CRITERIA_CODES = {Criteria.RECIST11: "RECIST1Point1"}
+#: Reading modality (``LesionMeasurement.modality``, before any ``-tracer``) -> DICOM modality.
+_READ_MODALITIES = {"ct": "CT", "mr": "MR", "mri": "MR", "pet": "PT", "pt": "PT"}
 #: UCUM unit of SUL (SUV normalised to lean body mass), DICOM CID 85.
 _SUL_UNIT = Code("{SUVlbm}g/ml", "UCUM", "Standardized Uptake Value lean body mass")
 
@@ -53,6 +66,63 @@ def tracking_uid(patient_id: str, lesion_id: str) -> str:
     reveals neither.
     """
     return str(generate_uid(entropy_srcs=["tumorboard-lesion", patient_id, lesion_id]))
+
+
+def procedures_reported(
+    source_images: Sequence[Dataset], measurements: Sequence[LesionMeasurement] = ()
+) -> list[Code]:
+    """The procedure codes of an SR of these images and readings (DICOM CID 100).
+
+    The modalities are those of the images (CT, MR, PT); when none of them is
+    one of these, those of the readings (``ct``, ``mr``, ``pet-<tracer>``).
+    PET is FDG PET/CT of the whole body when an image's radiopharmaceutical
+    or a reading's tracer is FDG.
+
+    Parameters
+    ----------
+    source_images : sequence of pydicom Dataset
+    measurements : sequence of LesionMeasurement
+
+    Returns
+    -------
+    list of pydicom Code
+
+    Raises
+    ------
+    InputError
+        Neither the images nor the readings have a modality with a procedure code.
+
+    Examples
+    --------
+    >>> image = Dataset(); image.Modality = "MR"
+    >>> [c.meaning for c in procedures_reported([image])]
+    ['MRI unspecified body region']
+    >>> image.Modality = "CT"
+    >>> [c.value for c in procedures_reported([image])]
+    ['25045-6']
+    """
+    from tumorboard.dicom_export.measurement_report import procedure_codes
+
+    modalities = {str(image.get("Modality", "") or "").upper() for image in source_images}
+    modalities &= {"CT", "MR", "PT"}
+    read = {str(m.modality).lower() for m in measurements}
+    if not modalities:
+        modalities = {
+            _READ_MODALITIES[kind.split("-")[0]]
+            for kind in read
+            if kind.split("-")[0] in _READ_MODALITIES
+        }
+    tracers = [
+        str(item.get("Radiopharmaceutical", "") or "")
+        for image in source_images
+        for item in image.get("RadiopharmaceuticalInformationSequence", [])
+    ]
+    fdg = any("FDG" in text.upper() or "FLUORODEOXY" in text.upper() for text in [*tracers, *read])
+    if not modalities:
+        raise InputError(
+            "DICOM SR: no procedure code for the images' modality (CT, MR or PT images are needed)"
+        )
+    return procedure_codes(sorted(modalities), whole_body_dwi=False, fdg=fdg)
 
 
 def _size(measurement: LesionMeasurement) -> tuple[float | None, float | None]:
@@ -181,7 +251,7 @@ def build_measurement_report(
     )
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=codes.cid100.CTUnspecifiedBodyRegion,
+        procedure_reported=procedures_reported(source_images, timepoint.measurements),
         imaging_measurements=groups,
     )
     now = dt.datetime.now(dt.UTC)

@@ -6,8 +6,17 @@ folder, asks the server (QIDO-RS) which of their SOPInstanceUIDs it already
 holds, and stores only the others, one STOW-RS request per study. The
 export's UIDs are stable for the same content, so exporting the same record
 twice sends nothing the second time and never duplicates an object; a changed
-result has new UIDs and arrives as new objects. A store the server refuses
-in part is an error naming how many objects it refused.
+result has new UIDs and arrives as new objects (a new series: see the
+versions of :mod:`tumorboard.workflow.export`).
+
+After storing a study's objects the push asks the server again which it
+holds: an object counts as sent only when the server lists it, so a server
+that answers "stored" but discards an object (Orthanc does so for an object
+its filter refuses) is caught. Every failure -- server down, credentials
+refused, objects refused or discarded, a connection cut in the middle -- is
+one :class:`DicomwebError` line that ends with how many objects this push
+stored before it stopped (only those the server confirmed), and exporting
+again sends the rest.
 """
 
 from __future__ import annotations
@@ -75,7 +84,7 @@ def push_patient(
     patient_key: str,
     server: DicomwebServer,
     *,
-    what: Sequence[str],
+    what: Sequence[str] | None,
     deidentify: bool = False,
     salt: str | None = None,
 ) -> PushSummary:
@@ -86,8 +95,8 @@ def push_patient(
     workspace : Workspace
     patient_key : str
     server : DicomwebServer
-    what : sequence of str
-        Object types (see :func:`tumorboard.workflow.export.parse_what`).
+    what : sequence of str or None
+        Object types (see :func:`tumorboard.workflow.export.parse_what`; None: all).
     deidentify : bool
     salt : str, optional
         As for :func:`tumorboard.workflow.export.export_patient`.
@@ -122,15 +131,43 @@ def push_patient(
         by_study: dict[str, list[Any]] = {}
         for dataset in datasets:
             by_study.setdefault(str(dataset.StudyInstanceUID), []).append(dataset)
-        for study, members in by_study.items():
-            present = _on_server(client, server, study)
-            new = [d for d in members if str(d.SOPInstanceUID) not in present]
-            summary.already_on_server += len(members) - len(new)
-            for start in range(0, len(new), _BATCH):
-                batch = new[start : start + _BATCH]
-                _store(client, server, study, batch)
-                summary.sent += len(batch)
+        try:
+            for study, members in by_study.items():
+                _push_study(client, server, study, members, summary)
+        except DicomwebError as exc:
+            raise DicomwebError(
+                f"{exc} ({summary.sent} of {len(datasets)} objects stored by this export "
+                "before it stopped; export again to send the rest)"
+            ) from None
     return summary
+
+
+def _push_study(
+    client: DICOMwebClient,
+    server: DicomwebServer,
+    study: str,
+    members: list[Any],
+    summary: PushSummary,
+) -> None:
+    """Store the study's objects the server lacks, and count those it then holds."""
+    present = _on_server(client, server, study)
+    new = [d for d in members if str(d.SOPInstanceUID) not in present]
+    summary.already_on_server += len(members) - len(new)
+    if not new:
+        return
+    refused = 0
+    for start in range(0, len(new), _BATCH):
+        refused += _store(client, server, study, new[start : start + _BATCH])
+    held = _on_server(client, server, study)
+    kept = [d for d in new if str(d.SOPInstanceUID) in held]
+    summary.sent += len(kept)
+    if refused or len(kept) < len(new):
+        lost = len(new) - len(kept)
+        why = "refused" if refused >= lost else "did not keep (refused or discarded)"
+        raise DicomwebError(
+            f"DICOMweb server {server.host}: {why} {lost} of {len(new)} objects "
+            "while storing (STOW-RS)"
+        )
 
 
 def _on_server(client: DICOMwebClient, server: DicomwebServer, study: str) -> set[str]:
@@ -157,7 +194,8 @@ def _on_server(client: DICOMwebClient, server: DicomwebServer, study: str) -> se
     return uids
 
 
-def _store(client: DICOMwebClient, server: DicomwebServer, study: str, batch: list[Any]) -> None:
+def _store(client: DICOMwebClient, server: DicomwebServer, study: str, batch: list[Any]) -> int:
+    """STOW-RS one batch; the number of objects the answer says were refused."""
     import requests
 
     doing = "storing objects (STOW-RS)"
@@ -167,9 +205,4 @@ def _store(client: DICOMwebClient, server: DicomwebServer, study: str, batch: li
         raise describe_failure(server, exc, doing) from None
     except (requests.exceptions.RequestException, ValueError) as exc:
         raise describe_failure(server, exc, doing) from None
-    failed = len(getattr(answer, "FailedSOPSequence", None) or [])
-    if failed:
-        raise DicomwebError(
-            f"DICOMweb server {server.host}: refused {failed} of {len(batch)} objects "
-            "while storing (STOW-RS)"
-        )
+    return len(getattr(answer, "FailedSOPSequence", None) or [])

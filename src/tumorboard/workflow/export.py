@@ -11,7 +11,30 @@ From the record (never recomputing a result the record holds) this writes
   default settings, as ``tumorboard run``), on the same grid;
 * ``sr/``: per study of an exam a TID 1500 SR of the tumour load, ADC
   statistics and class volumes (referencing the SEG segments), the PET
-  lesion values and the reader's measurements of the exam.
+  lesion values and the reader's measurements of the exam;
+* ``sc/``: per WB-DWI analysis the coronal MIP of ``tumorboard report``
+  (:func:`tumorboard.workflow.record_report.dwi_mip_png`) as a Secondary
+  Capture in the exam's study;
+* ``pdf/``: the newest signed version of the case-report form
+  (:func:`tumorboard.workflow.sign_off.signed_forms`) as Encapsulated PDF in
+  the study of the patient's latest exam. The frozen PDF names the patient,
+  so it is refused with ``deidentify``.
+
+Without ``what`` every type is written, the PDF only once a form is signed
+(and not when de-identifying); asking for ``pdf`` with no signed form is an
+error.
+
+**Versions.** An object's version is numbered from the record, so the same
+record always gives the same objects: the SEG, maps and MIP of an exam (or
+PET series) are version *n* when they come from the *n*-th analysis of it;
+the SR of a study is version 1 plus every replacement among its inputs (an
+analysis of the study replaced by a newer one, a reader's value replaced by
+a different one); the PDF's version is the sign-off's. Version 1 is as an
+unversioned object; a later version has new UIDs (a new series) and says
+"v2, replaces v1" in its SeriesDescription, and the older version stays
+where it was sent. What adds to an SR without replacing anything (a first
+analysis, a newly read lesion, a lesion renamed) changes its content, so
+its UIDs, without a new version number.
 
 Only the newest finished analysis of each exam (WB-DWI) or series (PET) is
 exported. File names carry no identifier or date (``exam2-wbdwi-classes.dcm``).
@@ -41,10 +64,8 @@ from tumorboard.errors import InputError
 
 __all__ = ["EXPORT_KINDS", "ExportSummary", "export_patient", "parse_what"]
 
-#: Object types ``--what`` selects.
-EXPORT_KINDS = ("seg", "pm", "sr")
-#: Object types of issue 12 not exported yet.
-_NOT_YET = ("pdf", "sc")
+#: Object types ``--what`` selects, in export order.
+EXPORT_KINDS = ("seg", "pm", "sr", "sc", "pdf")
 
 
 def parse_what(text: str) -> tuple[str, ...]:
@@ -56,17 +77,17 @@ def parse_what(text: str) -> tuple[str, ...]:
     ('seg', 'sr')
     >>> parse_what("pm , pm")
     ('pm',)
+    >>> parse_what("pdf,sc,seg")
+    ('seg', 'sc', 'pdf')
     """
     items = {part.strip().lower() for part in text.split(",") if part.strip()}
     if not items:
         raise InputError("--what: give at least one of " + ",".join(EXPORT_KINDS))
-    later = sorted(items & set(_NOT_YET))
-    if later:
-        raise InputError(f"--what: {','.join(later)} is not exported yet (only seg, pm, sr)")
     unknown = sorted(items - set(EXPORT_KINDS))
     if unknown:
         raise InputError(
-            f"--what: unknown object type {unknown[0][:20]!r} (choose from seg, pm, sr)"
+            f"--what: unknown object type {unknown[0][:20]!r} (choose from "
+            f"{', '.join(EXPORT_KINDS)})"
         )
     return tuple(kind for kind in EXPORT_KINDS if kind in items)
 
@@ -123,6 +144,7 @@ class _Record:
     analyses: list[_AnalysisInfo]
     lesions: dict[str, tuple[int, str, str | None]]  # label -> (id, tracking uid, organ)
     reads: dict[int, dict[int, dict[str, tuple[float, dt.datetime]]]]  # exam -> lesion -> values
+    read_history: list[tuple[int, int, str, float, dt.datetime]]  # exam, lesion, quantity, ...
     read_modality: dict[int, str]  # exam -> modality of its reads
     lesion_labels: dict[int, str]
     study_exams: dict[str, int]
@@ -133,11 +155,11 @@ def export_patient(
     patient_key: str,
     staging: Path,
     *,
-    what: Sequence[str] = EXPORT_KINDS,
+    what: Sequence[str] | None = None,
     deidentify: bool = False,
     salt: str | None = None,
 ) -> ExportSummary:
-    """Write a patient's SEG, Parametric Maps and SR into ``staging/seg|pm|sr``.
+    """Write a patient's DICOM objects into ``staging/seg|pm|sr|sc|pdf``.
 
     Parameters
     ----------
@@ -145,8 +167,9 @@ def export_patient(
     patient_key : str
     staging : Path
         A staging folder of :func:`tumorboard.outputs.output_directory`.
-    what : sequence of str
-        Object types to write (see :func:`parse_what`).
+    what : sequence of str, optional
+        Object types to write (see :func:`parse_what`); default: every type
+        the record has (the PDF once a form is signed, and not with ``deidentify``).
     deidentify : bool
         De-identify every object (see the module notes).
     salt : str, optional
@@ -159,15 +182,34 @@ def export_patient(
     Raises
     ------
     InputError
-        Unknown patient, or a patient with nothing to export.
+        Unknown patient, a patient with nothing to export, ``pdf`` asked for
+        with no signed form or with ``deidentify``.
     """
+    from tumorboard.workflow.sign_off import signed_forms
+
     record = _read_record(workspace, patient_key)
     if not record.analyses and not record.reads:
         raise InputError(
             "export: the patient has no analyses and no measurements (run 'tumorboard run' "
             "or 'tumorboard lesion import' first)"
         )
-    exporter = _Exporter(workspace, record, staging, set(what), deidentify, salt)
+    forms = signed_forms(workspace, patient_key)
+    if what is None:
+        kinds = {k for k in EXPORT_KINDS if k != "pdf" or (forms and not deidentify)}
+    else:
+        kinds = set(what)
+    if "pdf" in kinds and deidentify:
+        raise InputError(
+            "export: the signed form cannot be de-identified (its PDF is frozen as signed, "
+            "with the patient's name); leave pdf out of --what"
+        )
+    if "pdf" in kinds and not forms:
+        raise InputError(
+            "export: the case-report form is not signed; sign the form first: "
+            "tumorboard sign --workspace W PATIENT_ID --signer NAME"
+        )
+    exporter = _Exporter(workspace, record, staging, kinds, deidentify, salt)
+    exporter.form = forms[-1] if forms else None
     exporter.run()
     return exporter.summary
 
@@ -266,6 +308,7 @@ def _read_record(workspace: Any, patient_key: str) -> _Record:
         reads: dict[int, dict[int, dict[str, tuple[float, dt.datetime]]]] = defaultdict(
             lambda: defaultdict(dict)
         )
+        read_history: list[tuple[int, int, str, float, dt.datetime]] = []
         for measurement in session.scalars(
             select(Measurement)
             .where(Measurement.lesion_id.in_(list(lesion_labels)))
@@ -276,6 +319,15 @@ def _read_record(workspace: Any, patient_key: str) -> _Record:
             reads[measurement.exam_id][measurement.lesion_id][measurement.quantity] = (
                 float(measurement.value),
                 _aware(measurement.created_at),
+            )
+            read_history.append(
+                (
+                    measurement.exam_id,
+                    measurement.lesion_id,
+                    measurement.quantity,
+                    float(measurement.value),
+                    _aware(measurement.created_at),
+                )
             )
         read_modality = {
             exam_id: modality
@@ -293,6 +345,7 @@ def _read_record(workspace: Any, patient_key: str) -> _Record:
             analyses=infos,
             lesions=lesions,
             reads={k: dict(v) for k, v in reads.items()},
+            read_history=read_history,
             read_modality=read_modality,
             lesion_labels=lesion_labels,
             study_exams=study_exams,
@@ -332,6 +385,13 @@ class _Exporter:
         self.evidence: dict[tuple[int, str], dict[str, Any]] = defaultdict(dict)
         self.when: dict[tuple[int, str], dt.datetime] = {}
         self.wb_dwi_studies: set[str] = set()
+        self.form: Any = None  # the newest signed form (SignedForm), if any
+        # analyses of each lineage (an exam's WB-DWI, a PET series), in finishing order
+        self.lineages: dict[tuple[str, Any], list[_AnalysisInfo]] = defaultdict(list)
+        for analysis in record.analyses:
+            lineage = self.lineage(analysis)
+            if lineage is not None:
+                self.lineages[lineage].append(analysis)
 
     # -- helpers -----------------------------------------------------------------
     def text(self, value: str) -> str:
@@ -398,15 +458,28 @@ class _Exporter:
             self.evidence[key][str(dataset.SOPInstanceUID)] = dataset
         self.when[key] = max(self.when.get(key, when), when)
 
+    def lineage(self, analysis: _AnalysisInfo) -> tuple[str, Any] | None:
+        """What successive analyses replace each other: an exam's WB-DWI, a PET series's SUV."""
+        if analysis.kind == "wbdwi":
+            return ("wbdwi", analysis.exam_id)
+        if analysis.kind == "pet_suv":
+            pet = [u for u in analysis.series if self.record.series[u].kind == "pet"]
+            return ("pet_suv", tuple(pet))
+        return None
+
+    def version(self, analysis: _AnalysisInfo) -> int:
+        """The number of ``analysis`` among the analyses of its lineage (1, 2, ...)."""
+        lineage = self.lineage(analysis)
+        keys: list[str] = []
+        for earlier in self.lineages.get(lineage, []) if lineage else []:
+            if earlier.key not in keys:
+                keys.append(earlier.key)
+        return keys.index(analysis.key) + 1 if analysis.key in keys else 1
+
     # -- the export ---------------------------------------------------------------
     def run(self) -> None:
-        newest: dict[tuple[str, Any], _AnalysisInfo] = {}
-        for analysis in self.record.analyses:  # in finishing order: the newest wins
-            if analysis.kind == "wbdwi":
-                newest[("wbdwi", analysis.exam_id)] = analysis
-            elif analysis.kind == "pet_suv":
-                pet = [u for u in analysis.series if self.record.series[u].kind == "pet"]
-                newest[("pet_suv", tuple(pet))] = analysis
+        # in finishing order: the newest of each lineage wins
+        newest = {lineage: analyses[-1] for lineage, analyses in self.lineages.items()}
         with tempfile.TemporaryDirectory() as folder:
             for (kind, _), analysis in sorted(
                 newest.items(), key=lambda item: (item[1].exam_id, item[0][0], item[1].id)
@@ -418,6 +491,8 @@ class _Exporter:
         self.add_reads()
         if "sr" in self.what:
             self.write_reports()
+        if "pdf" in self.what and self.form is not None:
+            self.export_form()
 
     def stored_volume(self, analysis: _AnalysisInfo, name: str, folder: Path) -> Any:
         from tumorboard.imaging.nifti import read_nifti
@@ -458,6 +533,7 @@ class _Exporter:
         sources = self.sources(dwi)
         classes = self.stored_volume(analysis, "classes.nii.gz", folder)
         name = f"{self.exam_name(analysis.exam_id)}-wbdwi"
+        version = self.version(analysis)
         seg = None
         if "seg" in self.what or "sr" in self.what:
             seg = wbdwi_class_segmentation(
@@ -466,6 +542,7 @@ class _Exporter:
                 key=analysis.key,
                 tracking_key=self.tracking_key,
                 when=analysis.when,
+                version=version,
             )
             self.write("seg", seg, f"{name}-classes")
         if "pm" in self.what:
@@ -478,13 +555,21 @@ class _Exporter:
                 key=analysis.key,
                 when=analysis.when,
                 description=f"tumorboard computed b{float(b_value):g} image",
+                version=version,
             )
             self.write("pm", pm, f"{name}-computed-b")
             adc = self.fitted_adc(analysis, dwi, classes, folder)
             pm = parametric_map(
-                adc, QUANTITIES["adc"], sources, key=analysis.key, when=analysis.when
+                adc,
+                QUANTITIES["adc"],
+                sources,
+                key=analysis.key,
+                when=analysis.when,
+                version=version,
             )
             self.write("pm", pm, f"{name}-adc")
+        if "sc" in self.what:
+            self.export_mip(analysis, sources, version, folder, f"{name}-mip")
         if seg is None:
             return
         result = analysis.result
@@ -574,7 +659,12 @@ class _Exporter:
         if "pm" in self.what:
             suv = self.stored_volume(analysis, "suvbw.nii.gz", folder)
             pm = parametric_map(
-                suv, QUANTITIES["suvbw"], sources, key=analysis.key, when=analysis.when
+                suv,
+                QUANTITIES["suvbw"],
+                sources,
+                key=analysis.key,
+                when=analysis.when,
+                version=self.version(analysis),
             )
             self.write("pm", pm, f"{name}-suvbw")
         rows = [r for r in analysis.result.get("lesions") or [] if isinstance(r, dict)]
@@ -590,7 +680,12 @@ class _Exporter:
             uid = tracked[1] if tracked else stable_uid("pet-lesion", analysis.key, lesion_name)
             lesions.append(PetLesion(int(row["label"]), self.text(lesion_name), self.uid(uid)))
         seg = pet_lesion_segmentation(
-            labels, lesions, sources, key=analysis.key, when=analysis.when
+            labels,
+            lesions,
+            sources,
+            key=analysis.key,
+            when=analysis.when,
+            version=self.version(analysis),
         )
         self.write("seg", seg, f"{name}-lesions")
         findings = []
@@ -718,9 +813,108 @@ class _Exporter:
                 time_point=self.time_point(exam_id),
                 key=f"sr/{study}",
                 when=self.when[key],
+                version=self.report_version(exam_id, original_study),
             )
             modality = (modalities[0] if modalities else "study").lower()
             self.write("sr", sr, f"{self.exam_name(exam_id)}-{modality}-measurements")
+
+    def report_version(self, exam_id: int, study: str) -> int:
+        """The SR's version: 1 plus every replacement among its inputs (see the module notes).
+
+        The inputs are the newest analysis of each lineage whose images are in
+        the study (an analysis that is version *n* of its lineage replaced
+        *n - 1* others) and, when the exam's reads are reported in the study,
+        the reader's values (each recorded value that differs from the one
+        before it for the same lesion and quantity replaced it).
+        """
+        from tumorboard.dicom_export.measurement_report import MEASUREMENTS
+
+        version = 1
+        for analyses in self.lineages.values():
+            newest = analyses[-1]
+            if newest.exam_id == exam_id and any(
+                self.record.series[u].study_uid == study
+                for u in newest.series
+                if self.record.series[u].kind in ("wbdwi", "pet")
+            ):
+                version += self.version(newest) - 1
+        if exam_id in self.record.reads and self.read_study(exam_id) == study:
+            last: dict[tuple[int, str], float] = {}
+            for exam, lesion, quantity, value, _ in self.record.read_history:
+                if exam != exam_id or quantity not in MEASUREMENTS:
+                    continue
+                if (lesion, quantity) in last and last[(lesion, quantity)] != value:
+                    version += 1
+                last[(lesion, quantity)] = value
+        return version
+
+    def export_mip(
+        self, analysis: _AnalysisInfo, sources: Any, version: int, folder: Path, name: str
+    ) -> None:
+        """The exam's coronal MIP, drawn as for ``tumorboard report``, as a Secondary Capture."""
+        import numpy as np
+        from PIL import Image
+
+        from tumorboard.dicom_export.secondary_capture import secondary_capture
+        from tumorboard.workflow.record_report import dwi_mip_png
+
+        summary: dict[str, Any] = analysis.result
+        if self.deidentifier is not None:  # the same scrub as the report's figure text
+            summary = self.deidentifier.record(summary, self.identity)
+        png = folder / f"mip-{analysis.id}.png"
+        if not dwi_mip_png(self.workspace, summary, analysis.outputs, png):
+            return
+        with Image.open(png) as picture:
+            rgb = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+        sc = secondary_capture(
+            rgb,
+            sources.all,
+            key=analysis.key,
+            when=analysis.when,
+            description="tumorboard WB-DWI coronal MIP with ADC classes",
+            burned_in_annotation=self.deidentifier is None,
+            version=version,
+        )
+        self.write("sc", sc, name)
+
+    def export_form(self) -> None:
+        """The newest signed form as Encapsulated PDF, in the study of the latest exam."""
+        from tumorboard.dicom_export.encapsulated_pdf import encapsulated_pdf
+
+        form = self.form
+        series = self.form_series()
+        if series is None:
+            raise InputError(
+                "export: the patient has no imported images, so the signed form has no study "
+                "to go into"
+            )
+        pdf = Path(self.workspace.objects.path(form.pdf_object_sha256)).read_bytes()
+        document = encapsulated_pdf(
+            pdf,
+            self.headers(series)[0],
+            title="tumorboard case report form (signed)",
+            when=_aware(form.signed_at),
+            version=int(form.version),
+        )
+        self.write("pdf", document, "case-report-form")
+
+    def form_series(self) -> str | None:
+        """A series of the latest exam's study (the WB-DWI one when there is one)."""
+        exams = sorted(
+            {e for e in self.record.study_exams.values()},
+            key=lambda e: (self.record.exams.get(e, (dt.date.min, ""))[0], e),
+        )
+        if not exams:
+            return None
+        studies = {s for s, e in self.record.study_exams.items() if e == exams[-1]}
+        candidates = sorted(
+            (
+                (info.kind != "wbdwi", info.modality not in ("MR", "CT", "PT"), uid)
+                for uid, info in self.record.series.items()
+                if info.study_uid in studies and info.instance_sha256
+            )
+        )
+        return candidates[0][2] if candidates else None
 
     def original_study(self, study: str) -> str:
         """The record's StudyInstanceUID of a (possibly de-identified) study UID."""

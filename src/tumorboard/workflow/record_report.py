@@ -32,7 +32,7 @@ from tumorboard.criteria.selection import DrugClass, PatientInfo, choose_criteri
 from tumorboard.errors import InputError
 from tumorboard.report.crf import Disclosure, PatientCase, write_assessment_outputs
 
-__all__ = ["RecordReport", "dwi_form_rows", "write_record_report"]
+__all__ = ["RecordReport", "dwi_form_rows", "dwi_mip_png", "write_record_report"]
 
 
 @dataclass(frozen=True)
@@ -245,39 +245,72 @@ def _dwi_figures(
     outputs: Mapping[int, Mapping[str, str]],
 ) -> dict[int, str]:
     """Coronal MIP of each exam (computed high-b image with the class overlay), base64 PNG."""
-    from tumorboard.imaging.nifti import read_nifti
-    from tumorboard.report.dwi_figures import mip_figure, summary_subtitle
-
     figures: dict[int, str] = {}
     with tempfile.TemporaryDirectory() as folder:
         for analysis_id, summary in dwi:
-            stored = outputs.get(analysis_id, {})
-            if "computed_b.nii.gz" not in stored or "classes.nii.gz" not in stored:
-                continue
-            image = read_nifti(_named_copy(workspace, stored, "computed_b.nii.gz", folder))
-            classes = read_nifti(_named_copy(workspace, stored, "classes.nii.gz", folder))
-            exam = summary.get("exam") or {}
-            reference = summary.get("reference") or exam
             png = Path(folder) / f"{analysis_id}.png"
-            mip_figure(
-                image,
-                classes,
-                png,
-                title=f"Exam {exam.get('date')}",
-                subtitle=summary_subtitle(summary, str(reference.get("date") or "")),
-                yellow_lower_um2_per_s=summary.get("yellow_lower_um2_per_s"),
-                warnings=[str(flag) for flag in summary.get("plausibility_flags") or []],
-                annotations=[
-                    (
-                        f"#{row['component_id']}",
-                        (row["centroid_x_mm"], row["centroid_y_mm"], row["centroid_z_mm"]),
-                    )
-                    for row in summary.get("components") or []
-                    if row.get("kept")
-                ],
-            )
-            figures[analysis_id] = base64.b64encode(png.read_bytes()).decode("ascii")
+            if dwi_mip_png(workspace, summary, outputs.get(analysis_id, {}), png):
+                figures[analysis_id] = base64.b64encode(png.read_bytes()).decode("ascii")
     return figures
+
+
+def dwi_mip_png(
+    workspace: Any, summary: Mapping[str, Any], stored: Mapping[str, str], png: Path
+) -> bool:
+    """Draw a WB-DWI exam's coronal MIP as in ``report.html``, as the PNG file ``png``.
+
+    The inverted-grey MIP of the stored computed high-b image with the class
+    overlay, the kept components numbered, the plausibility flags and the
+    exam's title; ``tumorboard export --what sc`` sends the same picture.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    summary : mapping
+        The WB-DWI analysis's stored result (``summary.json``).
+    stored : mapping of str to str
+        The analysis's stored outputs (file name -> object SHA-256).
+    png : Path
+        The file to write.
+
+    Returns
+    -------
+    bool
+        False (nothing written) when the analysis stored no computed b image or class map.
+
+    Examples
+    --------
+    >>> dwi_mip_png(None, {}, {"classes.nii.gz": "0" * 64}, Path("never-written.png"))
+    False
+    """
+    from tumorboard.imaging.nifti import read_nifti
+    from tumorboard.report.dwi_figures import mip_figure, summary_subtitle
+
+    if "computed_b.nii.gz" not in stored or "classes.nii.gz" not in stored:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        image = read_nifti(_named_copy(workspace, stored, "computed_b.nii.gz", folder))
+        classes = read_nifti(_named_copy(workspace, stored, "classes.nii.gz", folder))
+        exam = summary.get("exam") or {}
+        reference = summary.get("reference") or exam
+        mip_figure(
+            image,
+            classes,
+            png,
+            title=f"Exam {exam.get('date')}",
+            subtitle=summary_subtitle(summary, str(reference.get("date") or "")),
+            yellow_lower_um2_per_s=summary.get("yellow_lower_um2_per_s"),
+            warnings=[str(flag) for flag in summary.get("plausibility_flags") or []],
+            annotations=[
+                (
+                    f"#{row['component_id']}",
+                    (row["centroid_x_mm"], row["centroid_y_mm"], row["centroid_z_mm"]),
+                )
+                for row in summary.get("components") or []
+                if row.get("kept")
+            ],
+        )
+    return True
 
 
 def _pet_figures(
