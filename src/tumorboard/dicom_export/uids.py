@@ -207,9 +207,12 @@ def _memoise_iod_lookups() -> None:
     few hundred source images. The answer depends only on the attribute, the
     SOP class and the excluded path elements, so it is kept.
     """
-    import highdicom._standard_utils as standard
+    try:  # a private helper of highdicom: where a release renames it, export just runs slower
+        import highdicom._standard_utils as standard
 
-    lookup = standard.is_attribute_in_iod
+        lookup = standard.is_attribute_in_iod
+    except (ImportError, AttributeError):
+        return
     if getattr(lookup, "tumorboard_memoised", False):
         return
     remembered = functools.lru_cache(maxsize=4096)(
