@@ -78,6 +78,10 @@ def _config_for(tmp_path: Path, contract: str) -> Path:
         ("numerics-below-faces", {"criteria/__init__.py": "import tumorfake.workflow\n"}),
         ("dicom-export-below-workflow", {"dicom_export/__init__.py": "import tumorfake.store\n"}),
         ("dicom-export-below-workflow", {"dicom_export/a.py": "import tumorfake.workflow\n"}),
+        # the reading room is a face beside cli: cli may import it, it may not import cli
+        ("faces-layered", {"web/__init__.py": "import tumorfake.cli\n"}),
+        ("faces-layered", {"workflow/__init__.py": "import tumorfake.web\n"}),
+        ("numerics-below-faces", {"segment/__init__.py": "import tumorfake.web\n"}),
     ],
 )
 def test_each_contract_breaks_on_a_forbidden_import(tmp_path, monkeypatch, capsys, contract, files):
@@ -98,6 +102,8 @@ def test_each_contract_breaks_on_a_forbidden_import(tmp_path, monkeypatch, capsy
         "workflow",
         "store",
         "dicom_export",
+        "statistics",
+        "web",
     )
     root = tmp_path / "src"
     _package(root, {"tumorfake/__init__.py": ""})

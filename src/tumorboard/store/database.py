@@ -43,7 +43,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: The newest revision in ``migrations/versions`` (a test checks it against
 #: Alembic's head). Opening a workspace already at this revision does not
 #: load Alembic at all, which keeps every command's start quick.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -115,7 +115,7 @@ def head_revision() -> str:
     Examples
     --------
     >>> head_revision()
-    '0002'
+    '0003'
     """
     from alembic.script import ScriptDirectory
 

@@ -2,8 +2,9 @@
 
 One table per concept of the record (patients, studies, series, instances,
 exams, therapy lines, tracked lesions, measurements, analyses with their
-provenance, assessments, case facts, sign-offs and the change log). The
-tables know nothing of science: the pipelines compute, the record keeps what
+provenance, assessments, case facts, sign-offs and the change log) and of
+the reading room (users, web sessions, WB-DWI curations). The tables know
+nothing of science: the pipelines compute, the record keeps what
 they computed and where it came from.
 
 Patient names and birth dates are stored because the board needs them on the
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Connection,
     Date,
     DateTime,
     Float,
@@ -32,8 +34,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 __all__ = [
     "Analysis",
@@ -43,6 +47,7 @@ __all__ = [
     "Base",
     "CaseFacts",
     "ChangeLogEntry",
+    "DwiCuration",
     "Exam",
     "ImportedFile",
     "Instance",
@@ -54,6 +59,9 @@ __all__ = [
     "SignOff",
     "Study",
     "TherapyLine",
+    "USER_ROLES",
+    "User",
+    "WebSession",
 ]
 
 #: Constraint names fixed by convention, so that migrations are the same on
@@ -367,7 +375,14 @@ class SignOff(Base):
 
 
 class ChangeLogEntry(Base):
-    """Who changed what and when, with the old and new value (the audit trail)."""
+    """Who changed what and when, with the old and new value (the audit trail).
+
+    The table is append-only: triggers of migration 0003 refuse UPDATE and
+    DELETE on SQLite and PostgreSQL (and TRUNCATE on PostgreSQL).
+    ``patient_id`` names the patient the changed row belongs to (None for rows
+    of no patient, e.g. users); a writer that leaves it out gets it filled
+    from ``table_name`` and ``row_id`` when the entry is inserted.
+    """
 
     __tablename__ = "change_log"
 
@@ -379,3 +394,94 @@ class ChangeLogEntry(Base):
     new_value: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    #: No foreign key: the audit trail outlives what it describes.
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+#: How the patient of a change-log entry is found from its table and row id.
+PATIENT_OF_ROW = {
+    "patients": "SELECT id FROM patients WHERE id = :row_id",
+    "lesions": "SELECT patient_id FROM lesions WHERE id = :row_id",
+    "lesion_reads": (
+        "SELECT lesions.patient_id FROM lesion_reads JOIN lesions "
+        "ON lesions.id = lesion_reads.lesion_id WHERE lesion_reads.id = :row_id"
+    ),
+    "measurements": (
+        "SELECT lesions.patient_id FROM measurements JOIN lesions "
+        "ON lesions.id = measurements.lesion_id WHERE measurements.id = :row_id"
+    ),
+    "exams": "SELECT patient_id FROM exams WHERE id = :row_id",
+    "therapy_lines": "SELECT patient_id FROM therapy_lines WHERE id = :row_id",
+    "sign_offs": "SELECT patient_id FROM sign_offs WHERE id = :row_id",
+    "case_facts": "SELECT patient_id FROM case_facts WHERE id = :row_id",
+    "analyses": "SELECT patient_id FROM analyses WHERE id = :row_id",
+    "dwi_curations": (
+        "SELECT exams.patient_id FROM dwi_curations JOIN exams "
+        "ON exams.id = dwi_curations.exam_id WHERE dwi_curations.id = :row_id"
+    ),
+}
+
+
+@event.listens_for(ChangeLogEntry, "before_insert")
+def _fill_patient_id(_mapper: Mapper[Any], connection: Connection, entry: ChangeLogEntry) -> None:
+    """Name the patient of an entry whose writer did not."""
+    if entry.patient_id is not None:
+        return
+    query = PATIENT_OF_ROW.get(entry.table_name)
+    if query is not None:
+        entry.patient_id = connection.execute(text(query), {"row_id": entry.row_id}).scalar()
+
+
+#: Roles of a reading-room user, from least to most allowed.
+USER_ROLES = ("viewer", "reader", "admin")
+
+
+class User(Base):
+    """A local account of the reading room (``tumorboard user add``).
+
+    ``password_hash`` is an argon2id hash in PHC string format; the password
+    itself is never stored.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class WebSession(Base):
+    """A signed-in browser: only the SHA-256 of its random token is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DwiCuration(Base):
+    """A reader's curation of an exam's WB-DWI components.
+
+    ``removed_components`` are candidate component ids taken out of the
+    tumour load; ``kept_components`` are ids kept on purpose (e.g. below the
+    minimum volume). ``version`` counts the changes: a writer names the
+    version it saw, and a stale one is refused (optimistic concurrency).
+    """
+
+    __tablename__ = "dwi_curations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), unique=True)
+    removed_components: Mapped[list[int]] = mapped_column(JSON, default=list)
+    kept_components: Mapped[list[int]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    author: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -166,7 +166,7 @@ def open_workspace(root: Path) -> Workspace:
     >>> init_workspace(folder).close()
     >>> ws = open_workspace(folder)
     >>> ws.schema_revision
-    '0002'
+    '0003'
     >>> ws.close()
     """
     root = Path(root)

@@ -59,6 +59,7 @@ from tumorboard.store.models import (
 from tumorboard.store.workspace import Workspace
 from tumorboard.worker_pool import process_alive
 from tumorboard.workflow.dce_analysis import DCE_SETTINGS
+from tumorboard.workflow.dwi_curation import curation_settings, segmentation_curation
 from tumorboard.workflow.reference_exam import LineStart, reference_dates
 from tumorboard.workflow.series_kind import SeriesKind
 
@@ -291,7 +292,7 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
                     exam_date=date,
                     exam_label=label,
                     series=tuple(series),
-                    settings=dict(DWI_SETTINGS),
+                    settings={**DWI_SETTINGS, **curation_settings(session, exam_id)},
                     reference_exam_id=None if reference == exam_id else reference,
                 )
             )
@@ -582,6 +583,7 @@ def _compute_wbdwi(
         assess_exam,
         summary_payload,
     )
+    from tumorboard.segment.tumour_load import SegmentationOptions
 
     reference_exam = None
     if reference is not None:
@@ -617,8 +619,16 @@ def _compute_wbdwi(
             source = ExclusionSource(
                 sha256=tuple(s.digest for s in plan.series if s.is_exclusion), labels=None
             )
+        curation = segmentation_curation(plan.settings)
         assessment = assess_exam(
-            images, reference=reference_exam, exclusion=exclusion, exclusion_source=source
+            images,
+            reference=reference_exam,
+            options=SegmentationOptions(
+                keep_components=curation["keep_components"],
+                remove_components=curation["remove_components"],
+            ),
+            exclusion=exclusion,
+            exclusion_source=source,
         )
         payload = json.loads(json.dumps(summary_payload(assessment, name), default=float))
         outputs = {

@@ -1,0 +1,45 @@
+// NiiVue three-plane viewers of the stored volumes (WebGL2; a message when the browser has none).
+import { Niivue, SLICE_TYPE, type ImageFromUrlOptions } from '@niivue/niivue'
+import { h } from './dom'
+
+export interface Viewer { nv: Niivue | null; dispose: () => void; ready: Promise<void> }
+
+/** Class map colours: 1 red, 2 yellow, 3 green (the report's colours). */
+const CLASSES_COLORMAP = { R: [0, 219, 250, 25], G: [0, 25, 204, 178], B: [0, 25, 13, 51], A: [0, 220, 220, 220], I: [0, 85, 170, 255] }
+
+export function classesOverlay(url: string): ImageFromUrlOptions {
+  return { url, colormap: 'tbclasses', cal_min: 0, cal_max: 3, opacity: 0.6, trustCalMinMax: true }
+}
+
+export function volumeViewer(
+  container: HTMLElement, label: string, volumes: ImageFromUrlOptions[],
+  onMeasure?: (distanceMm: number) => void,
+): Viewer {
+  const canvas = h('canvas', { class: 'niivue', 'aria-label': label, width: 640, height: 360 })
+  const status = h('p', { class: 'viewer-status', role: 'status' })
+  container.append(h('figure', { class: 'viewer' }, h('div', { class: 'viewer-canvas' }, canvas), h('figcaption', {}, label), status))
+  let nv: Niivue | null = null
+  const ready = (async () => {
+    if (!canvas.getContext('webgl2')) throw new Error('this browser has no WebGL2: the three-plane view is not available')
+    nv = new Niivue({ show3Dcrosshair: true, backColor: [0, 0, 0, 1], isResizeCanvas: true, dragAndDropEnabled: false, loadingText: 'loading...' })
+    await nv.attachToCanvas(canvas)
+    nv.addColormap('tbclasses', CLASSES_COLORMAP)
+    nv.setSliceType(SLICE_TYPE.MULTIPLANAR)
+    if (onMeasure) {
+      nv.opts.dragMode = nv.dragModes.measurement
+      nv.onMeasurementCompleted = (measurement) => onMeasure(measurement.distance)
+    }
+    await nv.loadVolumes(volumes)
+    nv.setInterpolation(true)
+    container.dataset.loaded = String(volumes.length)
+    canvas.dataset.loaded = 'true'
+  })().catch((error: Error) => {
+    status.textContent = error.message
+    canvas.dataset.loaded = 'error'
+  })
+  return {
+    get nv() { return nv },
+    ready,
+    dispose: () => { try { nv?.cleanup() } catch { /* already gone */ } },
+  }
+}

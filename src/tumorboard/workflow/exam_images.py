@@ -1,0 +1,413 @@
+"""The images of an exam's stored analysis, for the reading room.
+
+The reading room shows what ``tumorboard run`` stored, never a recomputed
+analysis: the NIfTI objects of an exam's newest finished analysis (looked up
+by patient, exam date and a fixed list of names, so a request can never name
+a file), and the coronal maximum-intensity projection (MIP) of the WB-DWI
+computed high-b image that the reader clicks to keep or remove a component.
+
+The MIP is :func:`tumorboard.report.dwi_figures.coronal_mip`, the projection
+of the printed report (patient right on the viewer's left, head up); the
+picture is drawn inverted grey with the report's window. Its overlay
+(:func:`dwi_mip_overlay`) gives for every pixel the component whose voxel is
+brightest along the ray (what the reader sees and clicks) and the dominant
+response class of the ray over the kept components, with the classes of
+:func:`tumorboard.dwi.response_classes.classify_response` and the bounds the
+analysis stored. So the overlay follows a curation (kept or removed
+components) without running the analysis again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+
+from tumorboard.errors import InputError
+from tumorboard.store.workspace import Workspace
+
+__all__ = [
+    "DWI_VOLUMES",
+    "PET_VOLUMES",
+    "ExamImageNotFound",
+    "MipOverlay",
+    "StoredAnalysis",
+    "brightest_component_ids",
+    "dwi_analysis",
+    "dwi_mip_overlay",
+    "dwi_mip_png",
+    "pet_analysis",
+    "volume_object",
+]
+
+#: The NIfTI objects of a WB-DWI analysis that the reading room may serve.
+DWI_VOLUMES = ("computed_b", "adc", "classes", "components")
+#: The NIfTI objects of a PET analysis that the reading room may serve.
+PET_VOLUMES = ("suvbw", "lesions")
+
+#: Component ids are encoded as brightness ranks in float32 (exact below 2**24).
+_MAX_RANKED_VOXELS = 1 << 24
+
+
+class ExamImageNotFound(InputError):
+    """The record has no such patient, exam, analysis or stored image."""
+
+
+@dataclass(frozen=True)
+class StoredAnalysis:
+    """A finished analysis of one exam and its stored objects.
+
+    Attributes
+    ----------
+    analysis_id : int
+        Its record id.
+    result : dict
+        The stored ``summary.json`` content.
+    outputs : dict of str to str
+        Output file name (``classes.nii.gz`` ...) to object SHA-256.
+    """
+
+    analysis_id: int
+    result: dict[str, Any]
+    outputs: dict[str, str]
+
+
+def _exam_analyses(
+    workspace: Workspace, patient_key: str, exam_date: dt.date, kind: str
+) -> list[StoredAnalysis]:
+    from tumorboard.store.models import Analysis, AnalysisOutput, Exam, Patient
+
+    with workspace.session() as session:
+        rows = list(
+            session.execute(
+                select(Analysis.id, Analysis.result)
+                .join(Exam, Exam.id == Analysis.exam_id)
+                .join(Patient, Patient.id == Analysis.patient_id)
+                .where(
+                    Patient.patient_key == patient_key,
+                    Exam.exam_date == exam_date,
+                    Analysis.kind == kind,
+                    Analysis.status == "done",
+                )
+                .order_by(Analysis.finished_at, Analysis.id)
+            )
+        )
+        outputs: dict[int, dict[str, str]] = {}
+        if rows:
+            for analysis_id, name, sha in session.execute(
+                select(
+                    AnalysisOutput.analysis_id, AnalysisOutput.name, AnalysisOutput.object_sha256
+                ).where(AnalysisOutput.analysis_id.in_([row[0] for row in rows]))
+            ):
+                outputs.setdefault(analysis_id, {})[name] = sha
+    return [
+        StoredAnalysis(aid, result if isinstance(result, dict) else {}, outputs.get(aid, {}))
+        for aid, result in rows
+    ]
+
+
+def dwi_analysis(workspace: Workspace, patient_key: str, exam_date: dt.date) -> StoredAnalysis:
+    """The newest finished WB-DWI analysis of an exam that stored its images.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    patient_key : str
+        The patient's id in the record.
+    exam_date : date
+
+    Returns
+    -------
+    StoredAnalysis
+
+    Raises
+    ------
+    ExamImageNotFound
+        If the patient has no WB-DWI analysis of that date with its images.
+    """
+    found = [
+        analysis
+        for analysis in _exam_analyses(workspace, patient_key, exam_date, "wbdwi")
+        if all(f"{name}.nii.gz" in analysis.outputs for name in DWI_VOLUMES)
+    ]
+    if not found:
+        raise ExamImageNotFound(f"no WB-DWI analysis with images of the exam of {exam_date}")
+    return found[-1]
+
+
+def pet_analysis(
+    workspace: Workspace, patient_key: str, exam_date: dt.date, series: int | None = None
+) -> StoredAnalysis:
+    """A finished PET analysis of an exam: of PET series number ``series``, or the first.
+
+    Raises
+    ------
+    ExamImageNotFound
+        If the exam has no such PET analysis.
+    """
+    from tumorboard.workflow.demo_record import series_number_of
+
+    found = [
+        analysis
+        for analysis in _exam_analyses(workspace, patient_key, exam_date, "pet_suv")
+        if "suvbw.nii.gz" in analysis.outputs
+        and (series is None or series_number_of(analysis.result.get("series")) == series)
+    ]
+    if not found:
+        raise ExamImageNotFound(f"no PET analysis with images of the exam of {exam_date}")
+    return found[0]
+
+
+def volume_object(workspace: Workspace, analysis: StoredAnalysis, name: str) -> tuple[Path, str]:
+    """Where a stored volume of an analysis lives, and its SHA-256.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    analysis : StoredAnalysis
+    name : str
+        One of :data:`DWI_VOLUMES` or :data:`PET_VOLUMES` (without ``.nii.gz``).
+
+    Returns
+    -------
+    (Path, str)
+
+    Raises
+    ------
+    ExamImageNotFound
+        If the name is not an image of the reading room or the analysis did
+        not store it.
+
+    Examples
+    --------
+    >>> volume_object(None, StoredAnalysis(1, {}, {}), "../../etc/passwd")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tumorboard.workflow.exam_images.ExamImageNotFound: no image named '../../etc/passwd'...
+    """
+    if name not in DWI_VOLUMES and name not in PET_VOLUMES:
+        raise ExamImageNotFound(f"no image named {name[:40]!r} (one of the stored volumes)")
+    sha = analysis.outputs.get(f"{name}.nii.gz")
+    if sha is None:
+        raise ExamImageNotFound(f"the analysis stored no {name} image")
+    path = workspace.objects.path(sha)
+    if not path.is_file():
+        raise ExamImageNotFound(f"the {name} image is missing from the object store")
+    return path, sha
+
+
+@functools.lru_cache(maxsize=12)
+def _read_volume(path: str, sha: str) -> Any:
+    """A stored NIfTI object (cached by content: an object never changes)."""
+    import os
+    import shutil
+    import tempfile
+
+    from tumorboard.imaging.nifti import read_nifti
+
+    with tempfile.TemporaryDirectory(prefix="tumorboard-view-") as folder:
+        target = Path(folder) / f"{sha[:16]}.nii.gz"  # the reader goes by the suffix
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copyfile(path, target)
+        return read_nifti(target, what="stored image")
+
+
+def _volume(workspace: Workspace, analysis: StoredAnalysis, name: str) -> Any:
+    path, sha = volume_object(workspace, analysis, name)
+    return _read_volume(str(path), sha)
+
+
+def dwi_mip_png(workspace: Workspace, analysis: StoredAnalysis) -> bytes:
+    """The coronal inverted-grey MIP of the computed high-b image, as PNG.
+
+    One pixel per voxel column (head up, patient right on the left), drawn
+    with the printed report's window (0 to the 99.5th centile of the MIP).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    analysis : StoredAnalysis
+        A WB-DWI analysis (:func:`dwi_analysis`).
+
+    Returns
+    -------
+    bytes
+        8-bit greyscale PNG.
+    """
+    from PIL import Image
+
+    from tumorboard.report.dwi_figures import coronal_mip
+
+    image = _volume(workspace, analysis, "computed_b")
+    mip, _, _ = coronal_mip(image)
+    window = float(np.percentile(mip, 99.5)) or 1.0
+    grey = 255.0 - np.clip(mip / window, 0.0, 1.0) * 255.0
+    picture = np.ascontiguousarray(np.rint(grey[::-1]).astype(np.uint8))  # top row superior
+    buffer = io.BytesIO()
+    Image.fromarray(picture, mode="L").save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class MipOverlay:
+    """What lies under each pixel of :func:`dwi_mip_png`.
+
+    Attributes
+    ----------
+    width, height : int
+        Pixels (columns patient right to left, rows superior to inferior).
+    pixel_width_mm, pixel_height_mm : float
+        Size of a pixel on the patient.
+    component_ids : ndarray of int32, shape (height, width)
+        The candidate component whose voxel is brightest along the ray (0: none).
+    classes : ndarray of uint8, shape (height, width)
+        Dominant :class:`~tumorboard.dwi.response_classes.ResponseClass` of the
+        ray over the kept components (0: no kept tumour on the ray).
+    labels : list of dict
+        ``component_id``, ``column``, ``row`` and ``kept``: where each
+        component's centroid lands on the picture.
+    """
+
+    width: int
+    height: int
+    pixel_width_mm: float
+    pixel_height_mm: float
+    component_ids: NDArray[np.int32]
+    classes: NDArray[np.uint8]
+    labels: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON types; the pixel arrays flattened row by row."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "pixel_width_mm": self.pixel_width_mm,
+            "pixel_height_mm": self.pixel_height_mm,
+            "component_ids": self.component_ids.ravel().tolist(),
+            "classes": self.classes.ravel().tolist(),
+            "labels": self.labels,
+        }
+
+
+def brightest_component_ids(image: Any, components: NDArray[np.integer[Any]]) -> NDArray[np.int32]:
+    """Per ray of :func:`~tumorboard.report.dwi_figures.coronal_mip`, the brightest component.
+
+    Each component voxel gets its brightness rank (1 = dimmest), the ranks are
+    projected with the MIP itself, and the winning rank is mapped back to its
+    component, so the picture's orientation has one owner.
+
+    Parameters
+    ----------
+    image : Volume
+        The computed high-b image.
+    components : ndarray of int
+        Component labels on the same grid (0 = background).
+
+    Returns
+    -------
+    ndarray of int32, shape of the MIP (rows inferior to superior)
+
+    Examples
+    --------
+    >>> from tumorboard.imaging.volume import Volume
+    >>> image = Volume(np.zeros((3, 4, 2), np.float32), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    >>> labels = np.zeros((3, 4, 2), np.int32)
+    >>> labels[1, 0, 1], labels[1, 2, 1] = 7, 9  # two components on one ray (along y)
+    >>> image.array[1, 0, 1], image.array[1, 2, 1] = 5.0, 8.0
+    >>> brightest_component_ids(image, labels)[1].tolist()
+    [0, 9]
+    """
+    from tumorboard.report.dwi_figures import coronal_mip
+
+    inside = np.flatnonzero(components)
+    if inside.size >= _MAX_RANKED_VOXELS:
+        raise InputError(f"{inside.size} component voxels: too many to project")
+    order = np.argsort(np.asarray(image.array).ravel()[inside], kind="stable")
+    ranks = np.zeros(components.size, dtype=np.float32)
+    ranks[inside[order]] = np.arange(1, inside.size + 1, dtype=np.float32)
+    ids_by_rank = np.concatenate(
+        [[0], np.asarray(components).ravel()[inside[order]].astype(np.int32)]
+    )
+    ranked, _, _ = coronal_mip(image.with_array(ranks.reshape(components.shape)))
+    return np.asarray(ids_by_rank[np.rint(ranked).astype(np.int64)], dtype=np.int32)
+
+
+def dwi_mip_overlay(
+    workspace: Workspace, analysis: StoredAnalysis, kept: Collection[int] | None = None
+) -> MipOverlay:
+    """The component and class under each MIP pixel, for a set of kept components.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    analysis : StoredAnalysis
+        A WB-DWI analysis (:func:`dwi_analysis`).
+    kept : collection of int, optional
+        Component ids counted as tumour; by default those the analysis kept.
+
+    Returns
+    -------
+    MipOverlay
+
+    Raises
+    ------
+    InputError
+        If a kept id is not a component of the analysis.
+    """
+    from tumorboard.dwi.response_classes import ClassBounds, classify_response
+    from tumorboard.report.dwi_figures import coronal_mip, mip_position_mm
+
+    rows = [row for row in analysis.result.get("components") or [] if isinstance(row, dict)]
+    known = {int(row["component_id"]) for row in rows}
+    if kept is None:
+        kept = {int(row["component_id"]) for row in rows if row.get("kept")}
+    unknown = sorted(set(kept) - known)
+    if unknown:
+        raise InputError(f"component ids {unknown[:10]} are not components of this exam")
+    image = _volume(workspace, analysis, "computed_b")
+    adc = _volume(workspace, analysis, "adc")
+    labels = np.asarray(_volume(workspace, analysis, "components").array)
+    tumour = np.isin(labels, np.fromiter(kept, dtype=np.int64, count=len(kept)))
+    bounds = ClassBounds(
+        yellow_lower_um2_per_s=float(analysis.result["yellow_lower_um2_per_s"]),
+        green_lower_um2_per_s=float(analysis.result["green_lower_um2_per_s"]),
+    )
+    classes = image.with_array(classify_response(np.asarray(adc.array), tumour, bounds))
+    _, ray_class, extent = coronal_mip(image, classes)
+    ids = brightest_component_ids(image, labels)
+    assert ray_class is not None
+    height, width = ids.shape
+    pixel_w = extent[1] / width
+    pixel_h = extent[3] / height
+    placed = []
+    for row in rows:
+        x_mm, y_mm = mip_position_mm(
+            image, (row["centroid_x_mm"], row["centroid_y_mm"], row["centroid_z_mm"])
+        )
+        placed.append(
+            {
+                "component_id": int(row["component_id"]),
+                "column": int(min(width - 1, max(0, x_mm // pixel_w))),
+                "row": int(min(height - 1, max(0, height - 1 - y_mm // pixel_h))),
+                "kept": int(row["component_id"]) in kept,
+            }
+        )
+    return MipOverlay(
+        width=int(width),
+        height=int(height),
+        pixel_width_mm=float(pixel_w),
+        pixel_height_mm=float(pixel_h),
+        component_ids=np.ascontiguousarray(ids[::-1]),
+        classes=np.ascontiguousarray(ray_class[::-1]),
+        labels=placed,
+    )
