@@ -310,3 +310,66 @@ def test_run_keeps_the_adc_map_and_the_component_ids_it_computed(workspace) -> N
         assert int(tumour.sum()) == lesion_voxels(exam)
         # the stored map is the ADC fitted from the generated signal (median = lesion ADC)
         assert float(np.median(adc[tumour])) == pytest.approx(adc_um2_per_s, rel=1e-3)
+
+
+@pytest.fixture(scope="module")
+def pet_with_seg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The FDG baseline PET of the reference phantom with its lesions as a DICOM SEG."""
+    from tumorboard.imaging.label_maps import write_dicom_seg
+    from tumorboard.imaging.nifti import read_nifti
+    from tumorboard.phantoms import pet_case
+
+    root = tmp_path_factory.mktemp("pet")
+    pet_case.write_pet_case(pet_case.build_pet_case(), root, timepoints=("fdg_baseline",))
+    truth = json.loads((root / "truth.json").read_text())
+    names = {int(item["label"]): str(item["name"]) for item in truth["lesions"]}
+    series = root / "fdg_baseline"
+    (root / "seg").mkdir()
+    write_dicom_seg(
+        read_nifti(root / "lesions.nii.gz", what="PET lesion labels"),
+        sorted(p for p in series.iterdir() if p.is_file()),
+        root / "seg" / "lesions.dcm",
+        names,
+        series_description="PET lesions",
+    )
+    return root
+
+
+def test_pet_with_a_lesion_seg_reads_the_series_once(
+    pet_with_seg: Path, workspace_dir: Path, database_url: str | None, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from tumorboard.pet import series_io
+    from tumorboard.phantoms import pet_case
+    from tumorboard.pipeline import pet_suv
+
+    reads: list[str] = []
+    original = series_io.read_pet_series
+
+    def counted(folder, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(str(folder))
+        return original(folder, **kwargs)
+
+    monkeypatch.setattr(series_io, "read_pet_series", counted)
+    monkeypatch.setattr(pet_suv, "read_pet_series", counted)
+    ws = init_workspace(workspace_dir, database_url)
+    try:
+        import_paths(ws, [pet_with_seg / "fdg_baseline", pet_with_seg / "seg"])
+        summary = run_analyses(ws)
+        # one analysis: a SEG drawn on the PET is the PET analysis's, not a lesion_seg
+        assert (summary.analyses_run, summary.failed) == (1, [])
+        assert len(reads) == 1
+        with ws.session() as session:
+            result = session.scalars(select(Analysis.result)).one()
+    finally:
+        ws.close()
+    truth = json.loads((pet_with_seg / "truth.json").read_text())
+    case = pet_case.build_pet_case()  # the generated SUV image (noise included)
+    generated = np.asarray(case.suv["fdg_baseline"].array)
+    labels = np.asarray(case.lesions.array)
+    found = {lesion["name"]: lesion["suvbw_max"] for lesion in result["lesions"]}
+    assert len(found) == len(truth["lesions"])
+    for item in truth["lesions"]:
+        expected = float(generated[labels == int(item["label"])].max())
+        assert found[item["name"]] == pytest.approx(expected, rel=2e-3)  # int16 DICOM round trip

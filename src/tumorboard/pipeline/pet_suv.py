@@ -31,7 +31,7 @@ from tumorboard.pet.liver_reference import (
     liver_reference,
     organ_reference,
 )
-from tumorboard.pet.series_io import read_pet_series
+from tumorboard.pet.series_io import PetSeries, read_pet_series
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,24 @@ def _reference_json(region: ReferenceRegion, sul_ratio: float | None, what: str)
     }
 
 
-def compute_pet_suv(request: PetSuvRequest) -> PetSuvResult:
+def compute_pet_suv(
+    request: PetSuvRequest,
+    *,
+    series: PetSeries | None = None,
+    lesion_labels: Volume | None = None,
+) -> PetSuvResult:
     """Convert the series to SUVbw and measure the requested references and lesions.
 
     Parameters
     ----------
     request : PetSuvRequest
+    series : PetSeries, optional
+        ``request.series_dir`` already read by the caller with
+        ``read_pet_series(request.series_dir, weight_kg=request.weight_kg)``
+        (e.g. to place a SEG on its grid), so that it is not read twice.
+    lesion_labels : Volume, optional
+        A lesion label map on the PET grid already in memory (instead of
+        ``request.lesions``; giving both is refused).
 
     Returns
     -------
@@ -144,7 +156,10 @@ def compute_pet_suv(request: PetSuvRequest) -> PetSuvResult:
     InputError
         For a bad series, mask or option, naming it.
     """
-    series = read_pet_series(request.series_dir, weight_kg=request.weight_kg)
+    if lesion_labels is not None and request.lesions is not None:
+        raise InputError("give the lesion labels once: as a file (--lesions) or in memory")
+    if series is None:
+        series = read_pet_series(request.series_dir, weight_kg=request.weight_kg)
     conversion = series.conversion
     suvbw = series.suvbw
     warnings: list[str] = []
@@ -154,6 +169,9 @@ def compute_pet_suv(request: PetSuvRequest) -> PetSuvResult:
         sul_ratio = None
         warnings.append(f"SUL not available: {exc}")
     lesions = _read_mask(request.lesions, "lesion labels", suvbw) if request.lesions else None
+    if lesion_labels is not None:
+        suvbw.require_same_geometry(lesion_labels, "lesion labels", "the PET series")
+        lesions = lesion_labels
     liver_mask = _read_mask(request.liver, "liver mask", suvbw) if request.liver else None
     spleen_mask = _read_mask(request.spleen, "spleen mask", suvbw) if request.spleen else None
 

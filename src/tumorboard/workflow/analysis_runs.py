@@ -9,7 +9,17 @@ For each patient of the record this plans the analyses its series allow:
   values of a DICOM SEG of the same study when there is one
   (:func:`tumorboard.pipeline.pet_suv.compute_pet_suv`);
 * ``dce``: the per-lesion perfusion of every DCE dynamic series that has a
-  lesion SEG in the same study (:mod:`tumorboard.workflow.dce_analysis`).
+  lesion SEG in the same study (:mod:`tumorboard.workflow.dce_analysis`);
+* ``lesion_seg`` and ``lesion_rtstruct``: the sizes (and on CT the HU) of the
+  lesions of every lesion SEG or RTSTRUCT drawn on a CT or MR series, on the
+  grid of the series it references, stored as ``automatic`` measurements;
+  ``lesion_sr``: the measurement groups of every TID 1500 SR, stored as
+  ``imported`` measurements (:mod:`tumorboard.workflow.lesion_measurements`;
+  a SEG drawn on a PET, DCE or WB-DWI series belongs to those analyses);
+* after those, per patient, ``criteria``: the responses of every criteria
+  from the patient's reads (the timeline's engine), stored in the
+  assessments table; and ``guide``: the reading guide of the patient's newest
+  case facts (:mod:`tumorboard.workflow.criteria_runs`).
 
 An analysis is identified by its kind, the SHA-256 of its inputs (every
 instance of its series, and the result of its reference exam) and of its
@@ -20,12 +30,19 @@ is reused, never recomputed. Runs claim an analysis by inserting its row
 a run killed half-way leaves a row whose process is gone, which the next run
 takes over. A failure is recorded on its row and reported; the other
 analyses go on.
+
+An analysis of a lesion object, ``criteria`` or ``guide`` whose inputs
+changed is replaced, not forgotten: when the new one is done the older one
+of the same source (the same SEG, RTSTRUCT or SR series; the same patient for
+``criteria`` and ``guide``) gets status ``superseded`` and keeps its result
+and its measurements, which are no longer used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -58,12 +75,28 @@ from tumorboard.store.models import (
 )
 from tumorboard.store.workspace import Workspace
 from tumorboard.worker_pool import process_alive
+from tumorboard.workflow import criteria_runs
 from tumorboard.workflow.dce_analysis import DCE_SETTINGS
 from tumorboard.workflow.dwi_curation import curation_settings, segmentation_curation
+from tumorboard.workflow.lesion_measurements import (
+    MEASUREMENT_KINDS,
+    SOURCE_OF_KIND,
+    SR_SOP_CLASSES,
+    ImageReferences,
+    referenced_uids,
+    store_lesion_values,
+)
 from tumorboard.workflow.reference_exam import LineStart, reference_dates
 from tumorboard.workflow.series_kind import SeriesKind
 
-__all__ = ["RunSummary", "is_exclusion_description", "planned_analyses", "run_analyses"]
+__all__ = [
+    "SUPERSEDED",
+    "RunSummary",
+    "is_exclusion_description",
+    "planned_analyses",
+    "run_analyses",
+    "run_patient_records",
+]
 
 #: Where a run links the files of the series it reads (inside the workspace).
 RUN_FOLDER = ".run"
@@ -74,6 +107,22 @@ WAIT_POLL_S = 0.2
 #: Settings of each kind of analysis (part of its identity).
 DWI_SETTINGS: dict[str, Any] = {"computed_b_s_per_mm2": 1000.0, "segmentation": "default"}
 PET_SETTINGS: dict[str, Any] = {"sul_formula": "janmahasatian"}
+LESION_SETTINGS: dict[str, Any] = {
+    "sizes": "lesions.diameters.measure_lesion_sizes",
+    "ct_hu": "lesions.diameters.measure_lesion_intensity",
+    "significant_digits": 6,
+    "new_lesion_role": "non-target",
+}
+SR_SETTINGS: dict[str, Any] = {"reader": "highdicom TID 1500", "significant_digits": 6}
+
+#: Status of an analysis replaced by a newer one of the same source (kept, not used).
+SUPERSEDED = "superseded"
+
+#: Kinds whose newer analysis supersedes the older one of the same source.
+_REPLACED_KINDS = (*MEASUREMENT_KINDS, *criteria_runs.RECORD_KINDS)
+
+#: Image series kinds a lesion SEG or RTSTRUCT is measured on, with their modality.
+_IMAGE_KINDS = {SeriesKind.CT.value: "CT", SeriesKind.MR.value: "MR"}
 
 
 @dataclass
@@ -115,6 +164,7 @@ class _SeriesFiles:
     study_id: int
     instance_sha256: tuple[str, ...]
     description: str = ""
+    sop_classes: frozenset[str] = frozenset()
 
     @property
     def is_exclusion(self) -> bool:
@@ -219,11 +269,13 @@ def planned_analyses(workspace: Workspace, patient_key: str | None = None) -> li
             raise TumorboardError(f"run: no patient with that id in workspace {workspace.root}")
         plans: list[PlannedAnalysis] = []
         for patient in patients:
-            plans.extend(_plan_patient(session, patient))
+            plans.extend(_plan_patient(session, patient, workspace))
         return plans
 
 
-def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
+def _plan_patient(
+    session: Any, patient: Patient, workspace: Workspace | None = None
+) -> list[PlannedAnalysis]:
     rows = session.execute(
         select(
             Exam.id,
@@ -234,6 +286,7 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
             Series.study_id,
             Series.description,
             Instance.sha256,
+            Instance.sop_class_uid,
         )
         .join(Study, Study.exam_id == Exam.id)
         .join(Series, Series.study_id == Study.id)
@@ -246,21 +299,36 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
                     SeriesKind.PET.value,
                     SeriesKind.SEG.value,
                     SeriesKind.DCE.value,
+                    SeriesKind.CT.value,
+                    SeriesKind.MR.value,
+                    SeriesKind.RTSTRUCT.value,
+                    SeriesKind.SR.value,
                 ]
             )
         )
     )
     files: dict[tuple[int, str], list[str]] = defaultdict(list)
+    classes: dict[tuple[int, str], set[str]] = defaultdict(set)
     meta: dict[tuple[int, str], tuple[str, int, str]] = {}
     exams: dict[int, tuple[dt.date, str]] = {}
-    for exam_id, exam_date, label, uid, kind, study_id, description, sha in rows:
+    for exam_id, exam_date, label, uid, kind, study_id, description, sha, sop_class in rows:
         files[(exam_id, uid)].append(sha)
+        classes[(exam_id, uid)].add(sop_class)
         meta[(exam_id, uid)] = (kind, study_id, description or "")
         exams[exam_id] = (exam_date, label)
     by_exam: dict[int, list[_SeriesFiles]] = defaultdict(list)
     for (exam_id, uid), shas in files.items():
         kind, study_id, description = meta[(exam_id, uid)]
-        by_exam[exam_id].append(_SeriesFiles(uid, kind, study_id, tuple(sorted(shas)), description))
+        by_exam[exam_id].append(
+            _SeriesFiles(
+                uid,
+                kind,
+                study_id,
+                tuple(sorted(shas)),
+                description,
+                frozenset(classes[(exam_id, uid)]),
+            )
+        )
     plans: list[PlannedAnalysis] = []
     dwi_exams = {
         exam_id: sorted(
@@ -332,7 +400,124 @@ def _plan_patient(session: Any, patient: Patient) -> list[PlannedAnalysis]:
                         settings=dict(DCE_SETTINGS),
                     )
                 )
+    if workspace is not None:
+        plans.extend(_plan_lesion_objects(session, workspace, patient.id, by_exam, exams))
     return plans
+
+
+def _plan_lesion_objects(
+    session: Any,
+    workspace: Workspace,
+    patient_id: int,
+    by_exam: dict[int, list[_SeriesFiles]],
+    exams: dict[int, tuple[dt.date, str]],
+) -> list[PlannedAnalysis]:
+    """The ``lesion_seg``, ``lesion_rtstruct`` and ``lesion_sr`` analyses of a patient.
+
+    A lesion SEG or RTSTRUCT is measured on the CT or MR series it references
+    (by series, or by instance), at that series' exam; one drawn on another
+    kind of series (PET, DCE, WB-DWI) is left to that series' analysis. One
+    that names no series is measured on the only CT or MR series of its
+    study; one whose header cannot be read, or whose images are not in the
+    record, gets an analysis that fails and says why.
+    """
+    where: dict[str, tuple[int, _SeriesFiles]] = {
+        item.uid: (exam_id, item) for exam_id, series in by_exam.items() for item in series
+    }
+    plans: list[PlannedAnalysis] = []
+    for exam_id, series in sorted(by_exam.items(), key=lambda item: exams[item[0]][0]):
+        for source in sorted(series, key=lambda s: s.uid):
+            if source.kind == SeriesKind.SR.value:
+                if source.sop_classes & SR_SOP_CLASSES:
+                    plans.append(_lesion_plan("lesion_sr", patient_id, exam_id, exams, (source,)))
+                continue
+            if source.kind == SeriesKind.RTSTRUCT.value:
+                kind = "lesion_rtstruct"
+            elif source.kind == SeriesKind.SEG.value and not source.is_exclusion:
+                kind = "lesion_seg"
+            else:
+                continue
+            references = _object_references(workspace, source)
+            images: list[_SeriesFiles] = []
+            if references is not None:
+                named = set(references.series_uids) | _series_of_instances(
+                    session, references.instance_uids
+                )
+                known = [where[uid] for uid in sorted(named) if uid in where]
+                images = [item for _, item in known if item.kind in _IMAGE_KINDS]
+                elsewhere = [uid for uid in named if uid not in where]
+                if not images and (known or _series_in_record(session, elsewhere)):
+                    continue  # drawn on a PET, DCE, WB-DWI or other series: not measured here
+                if not named:
+                    same_study = [
+                        item
+                        for item in series
+                        if item.kind in _IMAGE_KINDS and item.study_id == source.study_id
+                    ]
+                    images = same_study if len(same_study) == 1 else []
+            at = where[images[0].uid][0] if images else exam_id
+            plans.append(_lesion_plan(kind, patient_id, at, exams, (source, *images)))
+    return plans
+
+
+def _lesion_plan(
+    kind: str,
+    patient_id: int,
+    exam_id: int,
+    exams: dict[int, tuple[dt.date, str]],
+    series: tuple[_SeriesFiles, ...],
+) -> PlannedAnalysis:
+    date, label = exams[exam_id]
+    settings = SR_SETTINGS if kind == "lesion_sr" else LESION_SETTINGS
+    return PlannedAnalysis(
+        kind=kind,
+        patient_id=patient_id,
+        exam_id=exam_id,
+        exam_date=date,
+        exam_label=label,
+        series=series,
+        settings=dict(settings),
+    )
+
+
+def _object_references(workspace: Workspace, source: _SeriesFiles) -> ImageReferences | None:
+    """What the instances of a SEG or RTSTRUCT series reference (None if unreadable)."""
+    series: set[str] = set()
+    instances: set[str] = set()
+    for sha in source.instance_sha256:
+        try:
+            found = referenced_uids(workspace.objects.path(sha), sha)
+        except (TumorboardError, OSError):
+            return None
+        series |= found.series_uids
+        instances |= found.instance_uids
+    return ImageReferences(frozenset(series), frozenset(instances))
+
+
+def _series_in_record(session: Any, uids: Sequence[str]) -> bool:
+    return bool(uids) and (
+        session.scalar(
+            select(Series.id).where(Series.series_instance_uid.in_(list(uids[:500]))).limit(1)
+        )
+        is not None
+    )
+
+
+def _series_of_instances(session: Any, instance_uids: frozenset[str]) -> set[str]:
+    if not instance_uids:
+        return set()
+    found: set[str] = set()
+    uids = sorted(instance_uids)
+    for start in range(0, len(uids), 500):
+        found.update(
+            session.scalars(
+                select(Series.series_instance_uid)
+                .join(Instance, Instance.series_id == Series.id)
+                .where(Instance.sop_instance_uid.in_(uids[start : start + 500]))
+                .distinct()
+            )
+        )
+    return found
 
 
 def run_analyses(
@@ -342,6 +527,10 @@ def run_analyses(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     """Run every planned analysis whose inputs or settings are new.
+
+    The analyses of the images come first; then, for every patient (or the
+    one asked for), ``criteria`` and ``guide`` (:func:`run_patient_records`),
+    so that they read the measurements this run stored.
 
     Parameters
     ----------
@@ -372,17 +561,72 @@ def run_analyses(
         outcome, result = _run_one(workspace, plan, reference)
         if plan.kind == "wbdwi":
             results[plan.exam_id] = result
-        if outcome == "reused":
-            summary.analyses_reused += 1
-        elif outcome == "busy":
-            summary.in_progress += 1
-        else:
-            summary.analyses_run += 1
-            if outcome != "done":
-                summary.failed.append(_failure(plan, outcome))
+        _count(summary, outcome, functools.partial(_failure, plan))
         if progress:
             progress(number, len(plans))
+    with workspace.session() as session:
+        query = select(Patient.id).order_by(Patient.id)
+        if patient_key is not None:
+            query = query.where(Patient.patient_key == patient_key)
+        patient_ids = list(session.scalars(query))
+    for patient_id in patient_ids:
+        for kind, outcome in run_patient_records(workspace, patient_id):
+            _count(summary, outcome, functools.partial(_record_failure, kind))
     return summary
+
+
+def _count(
+    summary: RunSummary, outcome: str, failure: Callable[[str], dict[str, str | None]]
+) -> None:
+    if outcome == "reused":
+        summary.analyses_reused += 1
+    elif outcome == "busy":
+        summary.in_progress += 1
+    else:
+        summary.analyses_run += 1
+        if outcome != "done":
+            summary.failed.append(failure(outcome))
+
+
+def run_patient_records(workspace: Workspace, patient_id: int) -> list[tuple[str, str]]:
+    """Run the patient's ``criteria`` and ``guide`` analyses when their inputs are new.
+
+    ``criteria`` runs when the patient has reads; its input is the patient's
+    measurement table as the criteria read it (so it reruns whenever a read
+    or a value the criteria use changes), and its result is stored in the
+    assessments table. ``guide`` runs when the patient has case facts.
+    ``tumorboard cohort run`` calls this after a patient's image analyses.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    patient_id : int
+        Record id of the patient.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(kind, outcome)``; the outcome is ``done``, ``reused``, ``busy`` or
+        the one-line error.
+    """
+    outcomes: list[tuple[str, str]] = []
+    for job in criteria_runs.record_jobs(workspace, patient_id):
+        identity = _Identity(
+            kind=job.kind,
+            patient_id=patient_id,
+            exam_id=None,
+            settings=job.settings,
+            inputs_sha256=_sha256_of(job.inputs),
+            settings_sha256=_sha256_of(job.settings),
+            inputs=(),
+        )
+        outcome, _ = _run_identity(workspace, identity, functools.partial(_no_outputs, job))
+        outcomes.append((job.kind, outcome))
+    return outcomes
+
+
+def _no_outputs(job: criteria_runs.RecordJob) -> tuple[dict[str, Any], dict[str, str]]:
+    return job.compute(), {}
 
 
 def _failure(plan: PlannedAnalysis, error: str) -> dict[str, str | None]:
@@ -392,6 +636,10 @@ def _failure(plan: PlannedAnalysis, error: str) -> dict[str, str | None]:
         "series_uid": plan.series[0].uid,
         "error": error,
     }
+
+
+def _record_failure(kind: str, error: str) -> dict[str, str | None]:
+    return {"kind": kind, "exam_date": None, "series_uid": None, "error": error}
 
 
 def _claimant() -> str:
@@ -409,6 +657,19 @@ def _claimant_alive(claimed_by: str | None) -> bool:
     return process_alive(int(pid))
 
 
+@dataclass(frozen=True)
+class _Identity:
+    """What makes an analysis the same analysis (and its input rows)."""
+
+    kind: str
+    patient_id: int
+    exam_id: int | None
+    settings: dict[str, Any]
+    inputs_sha256: str
+    settings_sha256: str
+    inputs: tuple[tuple[str, str], ...]
+
+
 def _run_one(
     workspace: Workspace, plan: PlannedAnalysis, reference: dict[str, Any] | None
 ) -> tuple[str, dict[str, Any] | None]:
@@ -416,20 +677,38 @@ def _run_one(
 
     The outcome is ``done``, ``reused``, ``busy`` or the one-line error.
     """
-    inputs_sha256 = plan.inputs_sha256(reference)
-    settings_sha256 = plan.settings_sha256
+    identity = _Identity(
+        kind=plan.kind,
+        patient_id=plan.patient_id,
+        exam_id=plan.exam_id,
+        settings={**plan.settings, "reference_exam_id": plan.reference_exam_id},
+        inputs_sha256=plan.inputs_sha256(reference),
+        settings_sha256=plan.settings_sha256,
+        inputs=tuple((s.uid, s.digest) for s in plan.series),
+    )
+    return _run_identity(workspace, identity, lambda: _compute(workspace, plan, reference))
+
+
+def _run_identity(
+    workspace: Workspace,
+    identity: _Identity,
+    compute: Callable[[], tuple[dict[str, Any], dict[str, str]]],
+) -> tuple[str, dict[str, Any] | None]:
     while True:
         with workspace.session() as session:
             existing = session.scalars(
                 select(Analysis).where(
-                    Analysis.kind == plan.kind,
-                    Analysis.inputs_sha256 == inputs_sha256,
-                    Analysis.settings_sha256 == settings_sha256,
+                    Analysis.kind == identity.kind,
+                    Analysis.inputs_sha256 == identity.inputs_sha256,
+                    Analysis.settings_sha256 == identity.settings_sha256,
                 )
             ).one_or_none()
             if existing is None:
                 break
             if existing.status == "done":
+                return "reused", existing.result
+            if existing.status == SUPERSEDED:  # its inputs are back: it is current again
+                _make_current(session, existing)
                 return "reused", existing.result
             if existing.status != "running" or not _claimant_alive(existing.claimed_by):
                 session.delete(existing)  # failed, or its run was killed: do it again
@@ -440,27 +719,27 @@ def _run_one(
     try:
         with workspace.session() as session:
             analysis = Analysis(
-                patient_id=plan.patient_id,
-                exam_id=plan.exam_id,
-                kind=plan.kind,
+                patient_id=identity.patient_id,
+                exam_id=identity.exam_id,
+                kind=identity.kind,
                 tumorboard_version=__version__,
-                settings={**plan.settings, "reference_exam_id": plan.reference_exam_id},
-                settings_sha256=settings_sha256,
-                inputs_sha256=inputs_sha256,
+                settings=identity.settings,
+                settings_sha256=identity.settings_sha256,
+                inputs_sha256=identity.inputs_sha256,
                 status="running",
                 claimed_by=_claimant(),
             )
             session.add(analysis)
             session.flush()
             session.add_all(
-                AnalysisInput(analysis_id=analysis.id, series_instance_uid=s.uid, sha256=s.digest)
-                for s in plan.series
+                AnalysisInput(analysis_id=analysis.id, series_instance_uid=uid, sha256=digest)
+                for uid, digest in identity.inputs
             )
             analysis_id = analysis.id
     except IntegrityError:  # another run claimed it between our look and our insert
-        return _run_one(workspace, plan, reference)
+        return _run_identity(workspace, identity, compute)
     try:
-        result, outputs = _compute(workspace, plan, reference)
+        result, outputs = compute()
     except TumorboardError as exc:
         _finish(workspace, analysis_id, "failed", error=str(exc).splitlines()[0][:500])
         return str(exc).splitlines()[0][:500], None
@@ -468,8 +747,16 @@ def _run_one(
         message = f"{exc.strerror or type(exc).__name__} (errno {exc.errno})"
         _finish(workspace, analysis_id, "failed", error=message)
         return message, None
-    _finish(workspace, analysis_id, "done", result=result, outputs=outputs)
+    try:
+        _finish(workspace, analysis_id, "done", result=result, outputs=outputs)
+    except TumorboardError as exc:  # the result does not fit the record (e.g. an exam gone)
+        _finish(workspace, analysis_id, "failed", error=str(exc).splitlines()[0][:500])
+        return str(exc).splitlines()[0][:500], None
     return "done", result
+
+
+#: Attempts at recording a result whose new lesions another run created at the same time.
+_RECORD_ATTEMPTS = 3
 
 
 def _finish(
@@ -482,20 +769,69 @@ def _finish(
     outputs: dict[str, str] | None = None,
 ) -> None:
     workspace.objects.sync()
-    with workspace.session() as session:
-        analysis = session.get(Analysis, analysis_id)
-        if analysis is None:  # taken over and deleted by another run: keep nothing
+    for attempt in range(1, _RECORD_ATTEMPTS + 1):
+        try:
+            with workspace.session() as session:
+                analysis = session.get(Analysis, analysis_id)
+                if analysis is None:  # taken over and deleted by another run: keep nothing
+                    return
+                analysis.status = status
+                analysis.error = error
+                analysis.result = result
+                analysis.finished_at = utc_now()
+                analysis.claimed_by = None
+                session.execute(
+                    delete(AnalysisOutput).where(AnalysisOutput.analysis_id == analysis_id)
+                )
+                session.add_all(
+                    AnalysisOutput(analysis_id=analysis_id, name=name, object_sha256=sha)
+                    for name, sha in (outputs or {}).items()
+                )
+                if status == "done" and analysis.kind in _REPLACED_KINDS:
+                    _record_result(session, analysis)
+                    _make_current(session, analysis)
             return
-        analysis.status = status
-        analysis.error = error
-        analysis.result = result
-        analysis.finished_at = utc_now()
-        analysis.claimed_by = None
-        session.execute(delete(AnalysisOutput).where(AnalysisOutput.analysis_id == analysis_id))
-        session.add_all(
-            AnalysisOutput(analysis_id=analysis_id, name=name, object_sha256=sha)
-            for name, sha in (outputs or {}).items()
+        except IntegrityError:  # a lesion of the same label created by another run
+            if attempt == _RECORD_ATTEMPTS:
+                raise
+
+
+def _record_result(session: Any, analysis: Analysis) -> None:
+    """Store what an analysis of the record keeps outside its result."""
+    result = analysis.result or {}
+    if analysis.kind in MEASUREMENT_KINDS:
+        assert analysis.exam_id is not None
+        store_lesion_values(
+            session,
+            analysis_id=analysis.id,
+            patient_id=analysis.patient_id,
+            exam_id=analysis.exam_id,
+            source=SOURCE_OF_KIND[analysis.kind],
+            lesions=result.get("lesions", []),
         )
+
+
+def _make_current(session: Any, analysis: Analysis) -> None:
+    """Make ``analysis`` the one used for its source; the others of that source are superseded."""
+    analysis.status = "done"
+    query = select(Analysis).where(
+        Analysis.kind == analysis.kind,
+        Analysis.patient_id == analysis.patient_id,
+        Analysis.status == "done",
+        Analysis.id != analysis.id,
+    )
+    if analysis.kind in MEASUREMENT_KINDS:
+        source = str(((analysis.result or {}).get("source") or {}).get("series_uid"))
+        query = query.where(
+            Analysis.exam_id == analysis.exam_id,
+            Analysis.id.in_(
+                select(AnalysisInput.analysis_id).where(AnalysisInput.series_instance_uid == source)
+            ),
+        )
+    for older in session.scalars(query):
+        older.status = SUPERSEDED
+    if analysis.kind == criteria_runs.CRITERIA_KIND:
+        criteria_runs.store_assessments(session, analysis)
 
 
 @contextlib.contextmanager
@@ -538,7 +874,51 @@ def _compute(
         return _compute_wbdwi(workspace, plan, reference)
     if plan.kind == "dce":
         return _compute_dce(workspace, plan)
+    if plan.kind in MEASUREMENT_KINDS:
+        return _compute_lesions(workspace, plan)
     return _compute_pet(workspace, plan)
+
+
+def _compute_lesions(
+    workspace: Workspace, plan: PlannedAnalysis
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Measure a lesion SEG or RTSTRUCT on its images, or read the groups of an SR."""
+    from tumorboard.workflow.lesion_measurements import (
+        measure_label_objects,
+        read_measurement_reports,
+    )
+
+    source = plan.series[0]
+    what = {"lesion_seg": "SEG", "lesion_rtstruct": "RTSTRUCT", "lesion_sr": "SR"}[plan.kind]
+    if plan.kind != "lesion_sr" and len(plan.series) == 1:
+        references = _object_references(workspace, source)
+        if references is None:  # the same one-line reason as reading it would give
+            with _linked_series(workspace, plan.series) as folders:
+                for path in sorted(folders[0].iterdir()):
+                    referenced_uids(path)
+        raise TumorboardError(
+            f"{what} series {source.uid}: the CT or MR series it was drawn on is not in the "
+            "record (import it; the object names "
+            f"{len(references.series_uids) if references else 0} series)"
+        )
+    with _linked_series(workspace, plan.series) as folders:
+        files = sorted(folders[0].iterdir())
+        if plan.kind == "lesion_sr":
+            result = read_measurement_reports(files)
+        else:
+            result = measure_label_objects(
+                "seg" if plan.kind == "lesion_seg" else "rtstruct",
+                files,
+                {
+                    item.uid: folder
+                    for item, folder in zip(plan.series[1:], folders[1:], strict=True)
+                },
+                {item.uid: _IMAGE_KINDS[item.kind] for item in plan.series[1:]},
+            )
+    result["source"] = {"kind": what, "series_uid": source.uid, "description": source.description}
+    result["exam"] = {"date": plan.exam_date.isoformat(), "label": plan.exam_label or ""}
+    result["measurement_source"] = SOURCE_OF_KIND[plan.kind]
+    return result, {"summary.json": _store_json(workspace, result)}
 
 
 def _compute_dce(
@@ -668,15 +1048,21 @@ def _compute_pet(
         work = pet_folder.parent.parent
         lesions_path = None
         names: dict[int, str] = {}
+        series = read_pet_series(pet_folder)  # read once: the SEG's grid and the SUVs
+        labels = None
         if len(folders) > 1:
             seg_file = next(iter(sorted(folders[1].iterdir())))
-            grid = read_pet_series(pet_folder).suvbw
             labels = read_label_map(
-                seg_file, reference=grid, what="lesion SEG", reference_name="the PET series"
+                seg_file,
+                reference=series.activity,
+                what="lesion SEG",
+                reference_name="the PET series",
             )
             lesions_path = write_nifti(labels, work / "lesions.nii.gz", np.uint16)
             names = _segment_names(seg_file)
-        result = compute_pet_suv(PetSuvRequest(series_dir=pet_folder, lesions=lesions_path))
+        result = compute_pet_suv(
+            PetSuvRequest(series_dir=pet_folder), series=series, lesion_labels=labels
+        )
         summary = json.loads(json.dumps(result.summary, default=float))
         for lesion in summary.get("lesions", []):
             lesion["name"] = names.get(int(lesion["label"]), str(lesion["label"]))

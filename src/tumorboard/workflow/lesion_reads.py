@@ -10,9 +10,13 @@ change of a value is kept in the change log with who, when, old and new.
 
 :func:`measurement_rows` gives the rows back in the table's own format, so the
 criteria run on the record through the same parser as on a CSV file: one
-reading of the table's rules, not two. Rows whose ``part_of`` names another
-lesion also set the lesions' lineage (split, merged; :func:`sync_lineage`),
-as ``tumorboard lesion split`` and ``merge`` do
+reading of the table's rules, not two. When a quantity has several values at
+one exam, :func:`current_measurements` chooses: a reader's value (typed with
+``tumorboard lesion`` or imported from a table) beats one ``tumorboard run``
+imported from a DICOM SR, which beats an automatic one (measured from a SEG
+or RTSTRUCT); values of a superseded analysis are kept but not used. Rows
+whose ``part_of`` names another lesion also set the lesions' lineage (split,
+merged; :func:`sync_lineage`), as ``tumorboard lesion split`` and ``merge`` do
 (:mod:`tumorboard.workflow.lesion_edits`).
 """
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +41,7 @@ from tumorboard.criteria.measurements_csv import (
 from tumorboard.errors import InputError
 from tumorboard.imaging.input_limits import check_regular_file
 from tumorboard.store.models import (
+    Analysis,
     ChangeLogEntry,
     Exam,
     Lesion,
@@ -49,9 +54,12 @@ from tumorboard.workflow.dates import parse_iso_date
 
 __all__ = [
     "NUMBER_COLUMNS",
+    "READER_RANK",
     "ReadImportSummary",
+    "current_measurements",
     "import_reads_csv",
     "measurement_rows",
+    "source_rank",
     "sync_lineage",
     "timepoint_label",
 ]
@@ -193,8 +201,9 @@ def _store_patient_rows(
     latest: dict[tuple[int, int, str], Measurement] = {}
     for measurement in session.scalars(
         select(Measurement).where(Measurement.lesion_id.in_(lesion_ids)).order_by(Measurement.id)
-    ):
-        latest[(measurement.lesion_id, measurement.exam_id, measurement.quantity)] = measurement
+    ):  # values not of a 'run' analysis: run's values are kept beside them, never replaced
+        if measurement.analysis_id is None:
+            latest[(measurement.lesion_id, measurement.exam_id, measurement.quantity)] = measurement
     for row, exam, lesion in resolved:
         read = reads.get((lesion.id, exam.id))
         notes = {name: row[name] for name in _NOTE_COLUMNS if row.get(name)}
@@ -355,6 +364,80 @@ def timepoint_label(exam: Exam) -> str:
     return exam.label or exam.exam_date.isoformat()
 
 
+#: Rank of a reader's value (``source_rank``): typed, or imported from a table.
+READER_RANK = 2
+
+
+def source_rank(source: str, analysis_id: int | None) -> int:
+    """Rank of a value's source: the highest rank with a value is the one used.
+
+    A reader's value (``manual``, or ``imported`` from a measurement table,
+    which has no analysis) ranks 2; a value ``tumorboard run`` imported from a
+    DICOM SR (``imported`` with an analysis) 1; an ``automatic`` value
+    (measured by ``run`` from a SEG or RTSTRUCT, or imported as automatic) 0.
+
+    Examples
+    --------
+    >>> source_rank("manual", None), source_rank("imported", None)
+    (2, 2)
+    >>> source_rank("imported", 7), source_rank("automatic", 7)
+    (1, 0)
+    """
+    if source == "automatic":
+        return 0
+    if source == "imported" and analysis_id is not None:
+        return 1
+    return READER_RANK
+
+
+def current_measurements(
+    session: Session, lesion_ids: Sequence[int], quantities: Sequence[str] | None = None
+) -> dict[tuple[int, int, str], Measurement]:
+    """The value used for each lesion, exam and quantity, among all those kept.
+
+    Every value stays in the record (a manual value never replaces an
+    automatic one, nor the reverse); the one used is the newest of the
+    highest :func:`source_rank` that holds a value, so a reader's value
+    always wins over ``run``'s, and ``run``'s fills a quantity the reader left
+    empty. Values of an analysis that is no longer ``done`` (superseded by a
+    newer analysis of a changed SEG, RTSTRUCT or SR) are not used.
+
+    Parameters
+    ----------
+    session : Session
+    lesion_ids : sequence of int
+    quantities : sequence of str, optional
+        Only these quantities.
+
+    Returns
+    -------
+    dict
+        ``(lesion_id, exam_id, quantity)`` to the :class:`Measurement` used
+        (its ``value_text`` is None when the newest value was cleared).
+    """
+    query = (
+        select(Measurement, Analysis.status)
+        .outerjoin(Analysis, Analysis.id == Measurement.analysis_id)
+        .where(Measurement.lesion_id.in_(list(lesion_ids)))
+        .order_by(Measurement.id)
+    )
+    if quantities is not None:
+        query = query.where(Measurement.quantity.in_(list(quantities)))
+    newest: dict[tuple[int, int, str], dict[int, Measurement]] = {}
+    for measurement, status in session.execute(query):
+        if measurement.analysis_id is not None and status != "done":
+            continue  # a superseded analysis: kept for provenance, not used
+        key = (measurement.lesion_id, measurement.exam_id, measurement.quantity)
+        newest.setdefault(key, {})[source_rank(measurement.source, measurement.analysis_id)] = (
+            measurement
+        )
+    chosen: dict[tuple[int, int, str], Measurement] = {}
+    for key, by_rank in newest.items():
+        ranked = [by_rank[rank] for rank in sorted(by_rank, reverse=True)]
+        chosen[key] = next((m for m in ranked if m.value_text is not None), ranked[0])
+    return chosen
+
+
 def measurement_rows(session: Session, patient: Patient) -> tuple[list[dict[str, str]], list[str]]:
     """The patient's reads as rows of the ``assess`` measurement table.
 
@@ -399,17 +482,9 @@ def measurement_rows(session: Session, patient: Patient) -> tuple[list[dict[str,
         reads[(read.lesion_id, read.exam_id)] = read
         exams[exam.id] = exam
     values: dict[tuple[int, int], dict[str, str | None]] = {}
-    numbers = (
-        select(Measurement)
-        .where(
-            Measurement.lesion_id.in_(list(lesions)),
-            Measurement.quantity.in_(list(NUMBER_COLUMNS)),
-        )
-        .order_by(Measurement.id)
-    )
-    for measurement in session.scalars(numbers):
-        key = (measurement.lesion_id, measurement.exam_id)
-        values.setdefault(key, {})[measurement.quantity] = measurement.value_text
+    chosen = current_measurements(session, list(lesions), list(NUMBER_COLUMNS))
+    for (lesion_id, exam_id, quantity), measurement in chosen.items():
+        values.setdefault((lesion_id, exam_id), {})[quantity] = measurement.value_text
     entries: list[tuple[Exam, Lesion, LesionRead | None, dict[str, str]]] = [
         (exams[exam_id], lesions[lesion_id], read, {})
         for (lesion_id, exam_id), read in reads.items()

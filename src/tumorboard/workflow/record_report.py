@@ -422,6 +422,20 @@ def _report_html(
             + "</tr>"
         )
     parts.append("</table>")
+    measured = [(e["date"], v) for e in timeline["exams"] for v in e.get("lesion_values", [])]
+    if measured:  # every lesion value with its source; the one the criteria use is marked
+        parts.append(
+            "<h2>Lesion measurements</h2><table><tr><th>exam</th><th>lesion</th>"
+            "<th>quantity</th><th>value</th><th>source</th><th>used by the criteria</th></tr>"
+        )
+        for date, value in measured:
+            parts.append(
+                f"<tr><td>{html.escape(date)}</td><td>{_cell(value['lesion'])}</td>"
+                f"<td>{_cell(value['quantity'])}</td><td>{_cell(value['value'], 2)} "
+                f"{_cell(value['unit'])}</td><td>{_cell(value['source'])}</td>"
+                f"<td>{'yes' if value['used'] else 'no (kept)'}</td></tr>"
+            )
+        parts.append("</table>")
     if timeline.get("therapy_lines"):
         parts.append(
             "<h2>Therapy lines</h2><table><tr><th>line</th><th>drug</th><th>start</th>"

@@ -5,7 +5,15 @@ with the modalities imaged that day, and the response under each criteria
 against baseline and against nadir, computed by the criteria engine from the
 reads in the record (the same engine and table rules as ``tumorboard assess``).
 The WB-DWI and PET values of an exam appear where an analysis of that exam is
-in the record.
+in the record, and its lesion values (``lesion_values``) with their source:
+for each lesion and quantity the value the criteria use
+(:func:`~tumorboard.workflow.lesion_reads.current_measurements`: a reader's
+value wins over one ``tumorboard run`` imported from an SR, which wins over
+an automatic one) and the other values kept beside it.
+
+:func:`responses_from_rows` is the one computation of the responses from a
+patient's measurement table; the ``criteria`` analysis of ``tumorboard run``
+(:mod:`tumorboard.workflow.criteria_runs`) stores what it gives.
 """
 
 from __future__ import annotations
@@ -22,16 +30,18 @@ from tumorboard.errors import InputError
 from tumorboard.store.models import (
     Analysis,
     Exam,
+    Lesion,
     LesionRead,
+    Measurement,
     Patient,
     Series,
     Study,
     TherapyLine,
 )
 from tumorboard.store.workspace import Workspace
-from tumorboard.workflow.lesion_reads import measurement_rows
+from tumorboard.workflow.lesion_reads import current_measurements, measurement_rows
 
-__all__ = ["dwi_block", "patient_timeline", "pet_lesions"]
+__all__ = ["dwi_block", "patient_timeline", "pet_lesions", "responses_from_rows"]
 
 
 def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
@@ -71,6 +81,8 @@ def patient_timeline(workspace: Workspace, patient_key: str) -> dict[str, Any]:
         )
         modalities = _modalities(session, [exam.id for exam in exams])
         results = _analysis_blocks(session, patient.id)
+        for exam_id, values in _lesion_values(session, patient.id).items():
+            results.setdefault(exam_id, {})["lesion_values"] = values
         exam_dates = {exam.id: exam.exam_date.isoformat() for exam in exams}
         lines = session.scalars(
             select(TherapyLine)
@@ -188,14 +200,95 @@ def _modalities(session: Session, exam_ids: list[int]) -> dict[int, set[str]]:
     return found
 
 
+def _lesion_values(session: Session, patient_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Each exam's lesion values: the one used first, then those kept beside it."""
+    lesions = {
+        lesion.id: lesion.label
+        for lesion in session.scalars(select(Lesion).where(Lesion.patient_id == patient_id))
+    }
+    if not lesions:
+        return {}
+    used = {m.id for m in current_measurements(session, list(lesions)).values()}
+    rows = session.execute(
+        select(Measurement, Analysis.status)
+        .outerjoin(Analysis, Analysis.id == Measurement.analysis_id)
+        .where(Measurement.lesion_id.in_(list(lesions)), Measurement.value.is_not(None))
+        .order_by(Measurement.id.desc())
+    )
+    found: dict[int, list[tuple[tuple[str, str, bool, int], dict[str, Any]]]] = defaultdict(list)
+    for measurement, status in rows:
+        if measurement.analysis_id is not None and status != "done":
+            continue  # superseded: kept in the record, not shown
+        chosen = measurement.id in used
+        found[measurement.exam_id].append(
+            (
+                (lesions[measurement.lesion_id], measurement.quantity, not chosen, -measurement.id),
+                {
+                    "lesion": lesions[measurement.lesion_id],
+                    "quantity": measurement.quantity,
+                    "value": measurement.value,
+                    "unit": measurement.unit,
+                    "source": measurement.source,
+                    "author": measurement.author,
+                    "analysis_id": measurement.analysis_id,
+                    "used": chosen,
+                },
+            )
+        )
+    return {
+        exam_id: [v for _, v in sorted(items, key=lambda i: i[0])]
+        for exam_id, items in found.items()
+    }
+
+
 def _responses(session: Session, patient: Patient) -> dict[str, list[dict[str, str | None]]]:
     rows, fields = measurement_rows(session, patient)
+    return responses_from_rows(rows, fields)
+
+
+def responses_from_rows(
+    rows: list[dict[str, str]], fields: list[str], *, what: str = "timeline"
+) -> dict[str, list[dict[str, str | None]]]:
+    """The response under every criteria at every follow-up of one patient's table rows.
+
+    The one computation of responses from the record: the measurement table's
+    parser and the criteria engine of ``tumorboard assess``, every criteria.
+
+    Parameters
+    ----------
+    rows, fields : list
+        One patient's rows of the measurement table
+        (:func:`~tumorboard.workflow.lesion_reads.measurement_rows`).
+    what : str
+        The command named in an error message.
+
+    Returns
+    -------
+    dict
+        Criteria name -> one entry per assessed follow-up: ``date``,
+        ``timepoint``, ``vs_baseline``, ``vs_nadir``, ``overall``.
+
+    Raises
+    ------
+    InputError
+        If the rows break a rule of the measurement table.
+
+    Examples
+    --------
+    >>> head = dict(patient_id="P1", modality="ct", lesion_id="L1", organ="liver",
+    ...             role="target", is_node="false", status="present", short_axis_mm="",
+    ...             mean_hu="", viable_diameter_mm="", sul_peak="")
+    >>> rows = [dict(head, timepoint="baseline", date="2024-01-08", longest_diameter_mm="50"),
+    ...         dict(head, timepoint="week 8", date="2024-03-04", longest_diameter_mm="70")]
+    >>> responses_from_rows(rows, list(rows[0]))["recist1.1"][0]["overall"]
+    'PD'
+    """
     if not rows:
         return {}
     try:
         (series,) = parse_measurement_rows(rows, fields)
     except InputError as exc:
-        raise InputError(f"timeline: the reads in the record break a table rule: {exc}") from None
+        raise InputError(f"{what}: the reads in the record break a table rule: {exc}") from None
     responses: dict[str, list[dict[str, str | None]]] = {}
     for assessment in assess_patient(series, ALL_CRITERIA):
         responses[assessment.criteria.value] = [
