@@ -506,3 +506,72 @@ def test_a_seg_on_a_series_not_in_the_record_is_one_line(workspace, ct_exam, tmp
     assert "is not in the record" in failure["error"] and PATIENT not in failure["error"]
     with workspace.session() as session:
         assert session.scalar(select(func.count()).select_from(Exam)) == 1
+
+
+def test_a_reader_confirming_runs_value_records_it_and_export_uses_the_readers(
+    workspace, ct_exam, tmp_path: Path
+) -> None:
+    from tumorboard.workflow.lesion_edits import Value, measure_lesion
+
+    root, ct_files = ct_exam
+    write_seg(ct_files, root / "seg", BOXES)
+    import_paths(workspace, [root])
+    assert run_analyses(workspace).failed == []
+    with workspace.session() as session:
+        automatic = session.scalars(
+            select(Measurement.value_text)
+            .join(Lesion, Lesion.id == Measurement.lesion_id)
+            .where(Lesion.label == "L1", Measurement.quantity == "longest_diameter_mm")
+        ).one()
+    assert automatic is not None
+    # the reader measures exactly the number run did: it becomes the reader's value
+    measure_lesion(
+        workspace,
+        PATIENT,
+        "L1",
+        "2024-01-08",
+        [Value("longest_diameter_mm", automatic)],
+        author="reader-a",
+    )
+    with workspace.session() as session:
+        sources = sorted(
+            session.scalars(
+                select(Measurement.source)
+                .join(Lesion, Lesion.id == Measurement.lesion_id)
+                .where(Lesion.label == "L1", Measurement.quantity == "longest_diameter_mm")
+            )
+        )
+    assert sources == ["automatic", "manual"]
+    # then a different reader value: the SR export reports it, not run's
+    measure_lesion(
+        workspace,
+        PATIENT,
+        "L1",
+        "2024-01-08",
+        [Value("longest_diameter_mm", "41.5")],
+        author="reader-a",
+    )
+    # run measures a redrawn L1 after the reader: newer, but still not the value used
+    changed = write_seg(ct_files, tmp_path / "v2", {"L1": SMALLER_L1, "L2": BOXES["L2"]})
+    dataset = pydicom.dcmread(changed)
+    original = pydicom.dcmread(next((root / "seg").iterdir()), stop_before_pixels=True)
+    dataset.SeriesInstanceUID = original.SeriesInstanceUID
+    dataset.SOPInstanceUID = generate_uid(entropy_srcs=["v2-export"])
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    dataset.InstanceNumber = 2
+    dataset.save_as(changed)
+    import_paths(workspace, [tmp_path / "v2"])
+    assert run_analyses(workspace).failed == []
+    from tumorboard.workflow.export import _read_record
+
+    record = _read_record(workspace, PATIENT)
+    with workspace.session() as session:
+        lesion_id = session.scalars(select(Lesion.id).where(Lesion.label == "L1")).one()
+        exam_id = session.scalars(select(Exam.id)).one()
+    assert record.reads[exam_id][lesion_id]["longest_diameter_mm"][0] == 41.5
+    # the HU the reader never gave is run's
+    truth = box_truth(SMALLER_L1)
+    assert record.reads[exam_id][lesion_id]["mean_hu"][0] == pytest.approx(truth["mean_hu"])
+    assert record.reads[exam_id][lesion_id]["volume_ml"][0] == pytest.approx(
+        truth["volume_ml"], rel=1e-5
+    )

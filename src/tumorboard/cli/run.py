@@ -109,9 +109,9 @@ def run_run(args: argparse.Namespace) -> int:
             f"{len(result['failed'])} failed\n"
         )
         for failure in result["failed"]:
+            of = f"exam {failure['exam_date']}" if failure["exam_date"] else "the patient"
             sys.stderr.write(
-                f"tumorboard run: {failure['kind']} of exam {failure['exam_date']} failed: "
-                f"{failure['error']}\n"
+                f"tumorboard run: {failure['kind']} of {of} failed: {failure['error']}\n"
             )
     return 1 if result["failed"] else 0
 

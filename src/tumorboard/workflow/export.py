@@ -228,6 +228,7 @@ def _read_record(workspace: Any, patient_key: str) -> _Record:
         Series,
         Study,
     )
+    from tumorboard.workflow.lesion_reads import current_measurements
 
     with workspace.session() as session:
         patient = session.scalars(
@@ -313,13 +314,9 @@ def _read_record(workspace: Any, patient_key: str) -> _Record:
             select(Measurement)
             .where(Measurement.lesion_id.in_(list(lesion_labels)))
             .order_by(Measurement.created_at, Measurement.id)
-        ):  # the newest value of each quantity wins
+        ):
             if measurement.value is None:
                 continue
-            reads[measurement.exam_id][measurement.lesion_id][measurement.quantity] = (
-                float(measurement.value),
-                _aware(measurement.created_at),
-            )
             read_history.append(
                 (
                     measurement.exam_id,
@@ -329,6 +326,15 @@ def _read_record(workspace: Any, patient_key: str) -> _Record:
                     _aware(measurement.created_at),
                 )
             )
+        # the value each quantity uses is the criteria's: a reader's over run's (one rule)
+        for (lesion_id, exam_id, quantity), used in current_measurements(
+            session, list(lesion_labels)
+        ).items():
+            if used.value is not None:
+                reads[exam_id][lesion_id][quantity] = (
+                    float(used.value),
+                    _aware(used.created_at),
+                )
         read_modality = {
             exam_id: modality
             for exam_id, modality in session.execute(

@@ -1097,8 +1097,8 @@ class _Editor:
         for value in checked:
             old = current.get(value.quantity)
             old_text = None if old is None else old.value_text
-            if old_text == value.text:
-                continue
+            if old_text == value.text and old is not None and _by_reader(old):
+                continue  # the reader's value is already this one
             assert value.unit is not None
             measurement = Measurement(
                 lesion_id=lesion.id,
@@ -1115,14 +1115,16 @@ class _Editor:
             self.log("measurements", measurement.id, value.quantity, old_text, value.text)
 
     def _latest(self, lesion: Lesion, exam: Exam) -> dict[str, Measurement]:
-        latest: dict[str, Measurement] = {}
-        for measurement in self.session.scalars(
-            select(Measurement)
-            .where(Measurement.lesion_id == lesion.id, Measurement.exam_id == exam.id)
-            .order_by(Measurement.id)
-        ):
-            latest[measurement.quantity] = measurement
-        return latest
+        """The value of each quantity the criteria use (a reader's over ``run``'s)."""
+        from tumorboard.workflow.lesion_reads import current_measurements
+
+        return {
+            quantity: measurement
+            for (_, exam_id, quantity), measurement in current_measurements(
+                self.session, [lesion.id]
+            ).items()
+            if exam_id == exam.id
+        }
 
     def _modality(self, given: str | None, lesion: Lesion, exam: Exam) -> str:
         if given is not None:
@@ -1152,6 +1154,12 @@ class _Editor:
 
 
 # ---------------------------------------------------------------- checks
+def _by_reader(measurement: Measurement) -> bool:
+    from tumorboard.workflow.lesion_reads import READER_RANK, source_rank
+
+    return source_rank(measurement.source, measurement.analysis_id) == READER_RANK
+
+
 def _check_text(text: str, what: str) -> str:
     value = (text or "").strip()
     if not value:
