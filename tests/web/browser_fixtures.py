@@ -36,6 +36,13 @@ DWI_EXAMS = (1, 2)
 HOSTILE_NAME = "<img src=x onerror=alert(1)>^<script>alert(2)</script>"
 HOSTILE_PATIENT = "XSS-0001"
 READER = ("reader-a", "reader password 1")
+#: A second reader (two readers on one exam).
+READER_2 = ("reader-c", "reader password 2")
+#: The PRRT cohort (DCE) of the views workspace: its seed and size.
+PRRT_SEED = 11
+PRRT_PATIENTS = 2
+#: The reference patient with the methionine PET and the sellar MRI.
+PET_MR_PATIENT = "TB-REF-0003"
 VIEWER = ("viewer-b", "viewer password 1")
 SERVER_START_TIMEOUT_S = 60.0
 
@@ -85,8 +92,12 @@ def _write_hostile_patient(folder: Path) -> None:
     )
 
 
-def build_workspace(root: Path) -> tuple[Path, tuple[str, ...]]:
-    """Write, import and analyse the reference patient's WB-DWI exams; return the workspace."""
+def build_workspace(root: Path, *, dce_pet: bool = False) -> tuple[Path, tuple[str, ...]]:
+    """Write, import and analyse the reference patient's WB-DWI exams; return the workspace.
+
+    With ``dce_pet``, also the PRRT cohort's DCE exams (``root/truth.json``
+    kept) and the methionine PET/MR case.
+    """
     from tumorboard.phantoms.reference_patient import write_wbdwi_exam
     from tumorboard.store import init_workspace
     from tumorboard.workflow.analysis_runs import run_analyses
@@ -100,6 +111,14 @@ def build_workspace(root: Path) -> tuple[Path, tuple[str, ...]]:
         folders.append(root / "phantom" / f"exam{exam}" / "dicom")
     _write_hostile_patient(root / "phantom" / "hostile")
     folders.append(root / "phantom" / "hostile")
+    if dce_pet:
+        from tumorboard.phantoms.pituitary_case import build_pituitary_case, write_pituitary_case
+        from tumorboard.phantoms.prrt_cohort import write_prrt_cohort
+
+        write_prrt_cohort(root / "phantom" / "prrt", PRRT_PATIENTS, seed=PRRT_SEED, auc=0.8)
+        shutil.copyfile(root / "phantom" / "prrt" / "truth.json", root / "truth.json")
+        paths = write_pituitary_case(build_pituitary_case(), root / "phantom" / "pituitary")
+        folders += [root / "phantom" / "prrt" / "dicom", paths["mri"], paths["pet"]]
     workspace = init_workspace(root / "workspace")
     try:
         import_paths(workspace, folders)
@@ -151,10 +170,10 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(root: Path) -> Iterator[ReadingRoom]:
+def serving(root: Path, *, dce_pet: bool = False) -> Iterator[ReadingRoom]:
     """``tumorboard serve`` on a new workspace of the reference patient, stopped after."""
-    workspace, dates = build_workspace(root)
-    for (name, password), role in ((READER, "reader"), (VIEWER, "viewer")):
+    workspace, dates = build_workspace(root, dce_pet=dce_pet)
+    for (name, password), role in ((READER, "reader"), (VIEWER, "viewer"), (READER_2, "reader")):
         _add_user(workspace, name, role, password, root)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -25,8 +25,11 @@ def test_login_sets_a_strict_http_only_cookie_and_returns_the_csrf_token(app: An
         assert cookie.startswith(f"{SESSION_COOKIE}=")
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
         assert "Secure" not in cookie  # plain http on localhost, no proxy
-        assert client.get("/api/me").json() == {"name": "ada", "role": "reader"}
+        # /api/me gives the same CSRF token back: a reloaded page needs no storage
+        me = client.get("/api/me").json()
+        assert me == {"name": "ada", "role": "reader", "csrf_token": body["csrf_token"]}
         token = client.cookies[SESSION_COOKIE]
+
     # the record keeps the SHA-256 of the token, never the token
     with app.state.workspace.session() as session:
         stored = session.scalars(sa.select(WebSession.token_sha256)).all()

@@ -49,6 +49,7 @@ _ROUTE_MODULES = (
     "routes_patients",
     "routes_dwi",
     "routes_pet",
+    "routes_dce",
     "routes_reads",
     "routes_form",
     "routes_audit",

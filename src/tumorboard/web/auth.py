@@ -326,6 +326,7 @@ def current_user(request: Request) -> WebUser:
         if not hmac.compare_digest(sent.encode("utf-8"), csrf.encode("utf-8")):
             raise HTTPException(403, "missing or wrong CSRF token (send X-CSRF-Token)")
     request.state.web_user = web_user
+    request.state.csrf_token = csrf
     return web_user
 
 

@@ -146,3 +146,58 @@ def pet_volume(
     except ExamImageNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return _volume_response(request, analysis, name)
+
+
+def _bytes_response(request: Request, data: bytes, etag: str) -> Response:
+    cached = _not_modified(request, etag)
+    if cached is not None:
+        return cached
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"ETag": etag, "Cache-Control": _CACHE},
+    )
+
+
+@router.get("/api/patients/{patient_id}/dce/{exam_date}/volumes/{name}.nii.gz")
+def dce_volume(request: Request, patient_id: str, exam_date: dt.date, name: str) -> Response:
+    """A DCE map of the stored analysis (Ktrans, Fp, IAUGC60), or its anatomy and lesion labels."""
+    from tumorboard.workflow.dce_curves import DCE_DERIVED_VOLUMES, dce_exam_images
+
+    if name not in exam_images.DCE_VOLUMES and name not in DCE_DERIVED_VOLUMES:
+        raise HTTPException(status_code=404, detail="no such DCE image")
+    try:
+        analysis = exam_images.dce_analysis(_workspace(request), patient_id, exam_date)
+    except ExamImageNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    if name in exam_images.DCE_VOLUMES:
+        return _volume_response(request, analysis, name)
+    key = ",".join(sorted(analysis.outputs.values()))
+    etag = f'"dce-{name}-{analysis.analysis_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+    cached = _not_modified(request, etag)
+    if cached is not None:
+        return cached
+    try:
+        derived = dce_exam_images(_workspace(request), analysis)
+    except ExamImageNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return _bytes_response(request, derived.volumes[name], etag)
+
+
+@router.get("/api/patients/{patient_id}/pet/{exam_date}/anatomy.nii.gz")
+def pet_anatomy_volume(
+    request: Request,
+    patient_id: str,
+    exam_date: dt.date,
+    series: Annotated[int | None, Query(ge=0, le=2**31)] = None,
+) -> Response:
+    """The CT or MR the PET is fused on (in the PET's frame; 404 when the exam has none)."""
+    try:
+        analysis = exam_images.pet_analysis(_workspace(request), patient_id, exam_date, series)
+        anatomy = exam_images.pet_anatomy(_workspace(request), analysis)
+    except ExamImageNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    if anatomy is None:
+        raise HTTPException(status_code=404, detail="the PET's exam has no CT or MR series")
+    etag = f'"anatomy-{hashlib.sha256(anatomy.nifti).hexdigest()}"'
+    return _bytes_response(request, anatomy.nifti, etag)

@@ -35,6 +35,6 @@ def logout(request: Request, response: Response, _user: CurrentUser) -> dict[str
 
 
 @router.get("/me")
-def me(user: CurrentUser) -> dict[str, str]:
-    """The signed-in user."""
-    return user.as_dict()
+def me(user: CurrentUser, request: Request) -> dict[str, str]:
+    """The signed-in user and the session's CSRF token (a reloaded page needs no storage)."""
+    return {**user.as_dict(), "csrf_token": str(request.state.csrf_token)}

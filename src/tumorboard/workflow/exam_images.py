@@ -35,16 +35,22 @@ from tumorboard.errors import InputError
 from tumorboard.store.workspace import Workspace
 
 __all__ = [
+    "DCE_VOLUMES",
     "DWI_VOLUMES",
     "PET_VOLUMES",
+    "PetAnatomy",
     "ExamImageNotFound",
     "MipOverlay",
     "StoredAnalysis",
     "brightest_component_ids",
+    "dce_analysis",
+    "dce_analysis_by_id",
+    "dce_exam_dates",
     "dwi_analysis",
     "dwi_mip_overlay",
     "dwi_mip_png",
     "pet_analysis",
+    "pet_anatomy",
     "volume_object",
 ]
 
@@ -52,6 +58,8 @@ __all__ = [
 DWI_VOLUMES = ("computed_b", "adc", "classes", "components")
 #: The NIfTI objects of a PET analysis that the reading room may serve.
 PET_VOLUMES = ("suvbw", "lesions")
+#: The NIfTI maps of a ``dce`` analysis that the reading room may serve.
+DCE_VOLUMES = ("ktrans_per_min", "fp_ml_per_100ml_per_min", "iaugc60_mM_s")
 
 #: Component ids are encoded as brightness ranks in float32 (exact below 2**24).
 _MAX_RANKED_VOXELS = 1 << 24
@@ -166,6 +174,65 @@ def pet_analysis(
     return found[0]
 
 
+def dce_analysis(workspace: Workspace, patient_key: str, exam_date: dt.date) -> StoredAnalysis:
+    """The first finished ``dce`` analysis of an exam (one per DCE series with a lesion SEG).
+
+    Raises
+    ------
+    ExamImageNotFound
+        If the exam has no finished ``dce`` analysis.
+    """
+    found = _exam_analyses(workspace, patient_key, exam_date, "dce")
+    if not found:
+        raise ExamImageNotFound(f"no DCE analysis of the exam of {exam_date}")
+    return found[0]
+
+
+def dce_exam_dates(workspace: Workspace, patient_key: str) -> list[str]:
+    """The dates of the patient's exams with a finished ``dce`` analysis (ISO, ascending)."""
+    from tumorboard.store.models import Analysis, Exam, Patient
+
+    with workspace.session() as session:
+        dates = session.scalars(
+            select(Exam.exam_date)
+            .join(Analysis, Analysis.exam_id == Exam.id)
+            .join(Patient, Patient.id == Analysis.patient_id)
+            .where(
+                Patient.patient_key == patient_key,
+                Analysis.kind == "dce",
+                Analysis.status == "done",
+            )
+            .distinct()
+        )
+        return sorted(date.isoformat() for date in dates)
+
+
+def dce_analysis_by_id(workspace: Workspace, analysis_id: int) -> StoredAnalysis:
+    """A finished ``dce`` analysis by its record id.
+
+    Raises
+    ------
+    ExamImageNotFound
+        If there is none.
+    """
+    from tumorboard.store.models import Analysis, AnalysisOutput
+
+    with workspace.session() as session:
+        analysis = session.get(Analysis, analysis_id)
+        if analysis is None or analysis.kind != "dce" or analysis.status != "done":
+            raise ExamImageNotFound("no such DCE analysis")
+        outputs = {
+            name: sha
+            for name, sha in session.execute(
+                select(AnalysisOutput.name, AnalysisOutput.object_sha256).where(
+                    AnalysisOutput.analysis_id == analysis_id
+                )
+            )
+        }
+        result = analysis.result if isinstance(analysis.result, dict) else {}
+    return StoredAnalysis(analysis_id, result, outputs)
+
+
 def volume_object(workspace: Workspace, analysis: StoredAnalysis, name: str) -> tuple[Path, str]:
     """Where a stored volume of an analysis lives, and its SHA-256.
 
@@ -193,7 +260,7 @@ def volume_object(workspace: Workspace, analysis: StoredAnalysis, name: str) -> 
     ...
     tumorboard.workflow.exam_images.ExamImageNotFound: no image named '../../etc/passwd'...
     """
-    if name not in DWI_VOLUMES and name not in PET_VOLUMES:
+    if name not in DWI_VOLUMES and name not in PET_VOLUMES and name not in DCE_VOLUMES:
         raise ExamImageNotFound(f"no image named {name[:40]!r} (one of the stored volumes)")
     sha = analysis.outputs.get(f"{name}.nii.gz")
     if sha is None:
@@ -411,3 +478,181 @@ def dwi_mip_overlay(
         classes=np.ascontiguousarray(ray_class[::-1]),
         labels=placed,
     )
+
+
+@dataclass(frozen=True)
+class PetAnatomy:
+    """The CT or MR a PET is fused on, as NiiVue reads it.
+
+    Attributes
+    ----------
+    modality : str
+        ``CT`` or ``MR``.
+    description : str
+        The anatomical series' description.
+    same_study : bool
+        Whether it is in the PET's own study (else in another study of the
+        same exam).
+    registered : bool
+        Whether the two series have different frames of reference, so the
+        anatomy was rigidly registered to the PET
+        (:func:`tumorboard.pet.registration.register_rigid`, MRI fixed) and
+        its header moved into the PET's frame; the PET is the stored object.
+    anatomy_to_pet : list of list of float or None
+        The 4x4 LPS matrix of the registration (anatomy points to PET points).
+    nifti : bytes
+        The anatomical volume as gzip-compressed NIfTI (float32).
+    """
+
+    modality: str
+    description: str
+    same_study: bool
+    registered: bool
+    anatomy_to_pet: list[list[float]] | None
+    nifti: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        """The facts, without the image."""
+        return {
+            "modality": self.modality,
+            "description": self.description,
+            "same_study": self.same_study,
+            "registered": self.registered,
+            "anatomy_to_pet": self.anatomy_to_pet,
+        }
+
+
+def _anatomical_series(
+    workspace: Workspace, analysis_id: int
+) -> tuple[str, str, bool, list[str], bool] | None:
+    """(modality, description, same study, instance SHA-256s, same frame) of the PET's anatomy."""
+    from tumorboard.store.models import AnalysisInput, Instance, Series, Study
+
+    with workspace.session() as session:
+        pet = session.execute(
+            select(Series, Study)
+            .join(Study, Study.id == Series.study_id)
+            .join(AnalysisInput, AnalysisInput.series_instance_uid == Series.series_instance_uid)
+            .where(AnalysisInput.analysis_id == analysis_id, Series.kind == "pet")
+        ).first()
+        if pet is None:
+            return None
+        pet_series, pet_study = pet
+        candidates = list(
+            session.execute(
+                select(Series, Study)
+                .join(Study, Study.id == Series.study_id)
+                .where(
+                    Series.kind.in_(["ct", "mr"]),
+                    Study.patient_id == pet_study.patient_id,
+                    (Study.id == pet_study.id)
+                    if pet_study.exam_id is None
+                    else (Study.exam_id == pet_study.exam_id),
+                )
+                .order_by(Series.id)
+            )
+        )
+        if not candidates:
+            return None
+        # the PET's own study first, then a CT (PET/CT) before an MR
+        candidates.sort(key=lambda pair: (pair[1].id != pet_study.id, pair[0].kind != "ct"))
+        series, study = candidates[0]
+        shas = sorted(
+            session.scalars(select(Instance.sha256).where(Instance.series_id == series.id))
+        )
+        same_frame = (
+            series.frame_of_reference_uid is not None
+            and series.frame_of_reference_uid == pet_series.frame_of_reference_uid
+        )
+        return (
+            series.kind.upper(),
+            series.description or "",
+            study.id == pet_study.id,
+            shas,
+            same_frame,
+        )
+
+
+#: Fusion anatomies of the last few PETs shown (by PET object and anatomical instances).
+_ANATOMY_CACHE: dict[tuple[str, str, tuple[str, ...]], tuple[bool, Any, bytes]] = {}
+_ANATOMY_CACHE_SIZE = 4
+
+
+def _anatomy(
+    workspace: Workspace, pet_sha: str, modality: str, shas: tuple[str, ...], same_frame: bool
+) -> tuple[bool, list[list[float]] | None, bytes]:
+    key = (str(workspace.root), pet_sha, shas)
+    if key not in _ANATOMY_CACHE:
+        value = _build_anatomy(workspace, pet_sha, modality, shas, same_frame)
+        while len(_ANATOMY_CACHE) >= _ANATOMY_CACHE_SIZE:
+            _ANATOMY_CACHE.pop(next(iter(_ANATOMY_CACHE)))
+        _ANATOMY_CACHE[key] = value
+    return _ANATOMY_CACHE[key]
+
+
+def _build_anatomy(
+    workspace: Workspace, pet_sha: str, modality: str, shas: tuple[str, ...], same_frame: bool
+) -> tuple[bool, list[list[float]] | None, bytes]:
+    import os
+    import shutil
+    import tempfile
+
+    from tumorboard.imaging.dicom_volume import read_series_volume
+    from tumorboard.imaging.nifti import write_nifti
+    from tumorboard.imaging.volume import Volume
+
+    with tempfile.TemporaryDirectory(prefix="tumorboard-fusion-") as scratch:
+        folder = Path(scratch) / "series"
+        folder.mkdir()
+        for index, sha in enumerate(shas):
+            try:
+                os.link(workspace.objects.path(sha), folder / f"{index:06d}.dcm")
+            except OSError:
+                shutil.copyfile(workspace.objects.path(sha), folder / f"{index:06d}.dcm")
+        anatomy = read_series_volume(folder, what=f"{modality} series")
+        matrix = None
+        if not same_frame:
+            from tumorboard.pet.registration import register_rigid
+
+            pet = _read_volume(str(workspace.objects.path(pet_sha)), pet_sha)
+            found = register_rigid(anatomy, pet).transform.matrix
+            rotation, shift = found[:3, :3], found[:3, 3]
+            anatomy = Volume(
+                anatomy.array,
+                anatomy.spacing_mm,
+                tuple(rotation @ np.asarray(anatomy.origin_mm) + shift),
+                rotation @ np.asarray(anatomy.direction),
+                anatomy.unit,
+            )
+            matrix = [[float(v) for v in row] for row in found]
+        path = write_nifti(anatomy, Path(scratch) / "anatomy.nii.gz", dtype=np.float32)
+        return (not same_frame), matrix, path.read_bytes()
+
+
+def pet_anatomy(workspace: Workspace, analysis: StoredAnalysis) -> PetAnatomy | None:
+    """The CT or MR of the PET's study (or exam) to fuse the PET on, or None.
+
+    A CT or MR of the PET's own study comes first (a PET/CT's CT), then one
+    of another study of the same exam (a PET/MR read from two studies). When
+    the frames of reference differ, the anatomy is registered rigidly to the
+    stored SUV image and its header moved into the PET's frame, so the
+    served PET stays the stored object.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    analysis : StoredAnalysis
+        A PET analysis (:func:`pet_analysis`).
+
+    Returns
+    -------
+    PetAnatomy or None
+        None when the exam has no CT or MR series.
+    """
+    found = _anatomical_series(workspace, analysis.analysis_id)
+    pet_sha = analysis.outputs.get("suvbw.nii.gz")
+    if found is None or pet_sha is None:
+        return None
+    modality, description, same_study, shas, same_frame = found
+    registered, matrix, nifti = _anatomy(workspace, pet_sha, modality, tuple(shas), same_frame)
+    return PetAnatomy(modality, description, same_study, registered, matrix, nifti)

@@ -6,6 +6,7 @@ import { worklistView } from './views/worklist'
 import { timelineView } from './views/timeline'
 import { dwiView } from './views/dwi'
 import { petView } from './views/pet'
+import { dceView } from './views/dce'
 import { readsView } from './views/reads'
 import { formView } from './views/form'
 import { auditView } from './views/audit'
@@ -17,7 +18,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'login') return { name: 'login' }
   if (parts[0] === 'patient' && parts[1]) {
     const patient = parts[1]
-    if ((parts[2] === 'dwi' || parts[2] === 'pet') && parts[3]) return { name: parts[2], patient, date: parts[3] }
+    if ((parts[2] === 'dwi' || parts[2] === 'pet' || parts[2] === 'dce') && parts[3]) return { name: parts[2], patient, date: parts[3] }
     if (parts[2] === 'reads' || parts[2] === 'form' || parts[2] === 'audit') return { name: parts[2], patient }
     return { name: 'timeline', patient }
   }
@@ -89,6 +90,7 @@ async function render(): Promise<void> {
       case 'timeline': cleanup = await timelineView(view, route.patient!); break
       case 'dwi': cleanup = await dwiView(view, route.patient!, route.date!); break
       case 'pet': cleanup = await petView(view, route.patient!, route.date!); break
+      case 'dce': cleanup = await dceView(view, route.patient!, route.date!); break
       case 'reads': cleanup = await readsView(view, route.patient!); break
       case 'form': cleanup = await formView(view, route.patient!); break
       case 'audit': cleanup = await auditView(view, route.patient!); break

@@ -14,6 +14,7 @@ export function classesOverlay(url: string): ImageFromUrlOptions {
 export function volumeViewer(
   container: HTMLElement, label: string, volumes: ImageFromUrlOptions[],
   onMeasure?: (distanceMm: number) => void,
+  options: { axialOnly?: boolean } = {},
 ): Viewer {
   const canvas = h('canvas', { class: 'niivue', 'aria-label': label, width: 640, height: 360 })
   const status = h('p', { class: 'viewer-status', role: 'status' })
@@ -24,10 +25,15 @@ export function volumeViewer(
     nv = new Niivue({ show3Dcrosshair: true, backColor: [0, 0, 0, 1], isResizeCanvas: true, dragAndDropEnabled: false, loadingText: 'loading...' })
     await nv.attachToCanvas(canvas)
     nv.addColormap('tbclasses', CLASSES_COLORMAP)
-    nv.setSliceType(SLICE_TYPE.MULTIPLANAR)
+    nv.setSliceType(options.axialOnly ? SLICE_TYPE.AXIAL : SLICE_TYPE.MULTIPLANAR)
     if (onMeasure) {
+      // the left button draws the line (NiiVue's primary drag otherwise moves the crosshair)
       nv.opts.dragMode = nv.dragModes.measurement
-      nv.onMeasurementCompleted = (measurement) => onMeasure(measurement.distance)
+      nv.opts.dragModePrimary = nv.dragModes.measurement
+      nv.onMeasurementCompleted = (measurement) => {
+        canvas.dataset.measuredMm = String(measurement.distance)
+        onMeasure(measurement.distance)
+      }
     }
     await nv.loadVolumes(volumes)
     nv.setInterpolation(true)

@@ -61,7 +61,7 @@ export async function readsView(view: HTMLElement, patient: string): Promise<() 
     if (!chosen?.dwi) { measureBox.append(h('p', { class: 'note' }, 'No stored image of this exam to measure on: enter the diameter.')); return }
     viewer = volumeViewer(measureBox, 'Drag a line on the image to measure it (mm)', [
       { url: `${base}/dwi/${enc(chosen.date)}/volumes/computed_b.nii.gz`, colormap: 'gray' }],
-    (mm) => { diameter.value = mm.toFixed(1) })
+    (mm) => { diameter.value = mm.toFixed(1) }, { axialOnly: true })
   }
   const form = h('form', { id: 'read-form', class: 'read-form' },
     h('h2', {}, 'Edit the reads'),

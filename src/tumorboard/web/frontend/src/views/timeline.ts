@@ -47,6 +47,8 @@ export async function timelineView(view: HTMLElement, patient: string): Promise<
   const timeline = await get<Row>(`/api/patients/${enc(patient)}/timeline`)
   let reads: Row[] = []
   try { reads = listOf<Row>(await get(`/api/patients/${enc(patient)}/lesions`), 'rows') } catch { reads = [] }
+  let dceDates = new Set<string>()
+  try { dceDates = new Set(listOf<string>(await get(`/api/patients/${enc(patient)}/dce`), 'exams')) } catch { dceDates = new Set() }
   const exams: Row[] = timeline.exams ?? []
   const responses: Record<string, Row[]> = timeline.responses ?? {}
   const criteria = Object.keys(responses)
@@ -60,7 +62,7 @@ export async function timelineView(view: HTMLElement, patient: string): Promise<
   }
   view.append(h('h2', {}, 'Exams'))
   view.append(table(
-    ['Date', 'Modalities', 'WB-DWI volume (ml)', 'red / yellow / green (ml)', 'PET SULpeak (max)', ...criteria.map((name) => `${name} vs baseline / nadir`)],
+    ['Date', 'Modalities', 'WB-DWI volume (ml)', 'red / yellow / green (ml)', 'PET SULpeak (max)', 'DCE', ...criteria.map((name) => `${name} vs baseline / nadir`)],
     exams.map((exam) => {
       const cells = byDate.get(exam.date) ?? {}
       const classes = exam.dwi?.classes_ml ?? {}
@@ -71,6 +73,7 @@ export async function timelineView(view: HTMLElement, patient: string): Promise<
         exam.dwi ? h('a', { href: patientHref(patient, 'dwi', exam.date), class: 'dwi-link', 'data-date': exam.date }, fmt(exam.dwi.total_diffusion_volume_ml)) : '',
         exam.dwi ? ['red', 'yellow', 'green'].map((k) => fmt(classes[k])).join(' / ') : '',
         exam.pet ? h('a', { href: patientHref(patient, 'pet', exam.date), class: 'pet-link', 'data-date': exam.date }, peaks.length ? fmt(Math.max(...peaks), 2) : 'PET') : '',
+        dceDates.has(exam.date) ? h('a', { href: patientHref(patient, 'dce', exam.date), class: 'dce-link', 'data-date': exam.date }, 'Ktrans, Fp') : '',
         ...criteria.map((name) => cells[name] ? `${cells[name].vs_baseline ?? '–'} / ${cells[name].vs_nadir ?? '–'}` : ''),
       ]
     }),
