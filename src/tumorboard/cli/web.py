@@ -39,7 +39,12 @@ def register(subparsers: Any) -> None:
     )
     _workspace_option(add)
     add.add_argument("name", metavar="NAME", help="user name (letters, digits, . _ @ -)")
-    add.add_argument("--role", required=True, choices=("viewer", "reader", "admin"))
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=("viewer", "reader", "admin"),
+        help="viewer reads; reader also curates, measures and signs; admin also manages users",
+    )
     add.add_argument(
         "--password-file", required=True, type=Path, metavar="FILE", help="file with the password"
     )
@@ -55,7 +60,7 @@ def register(subparsers: Any) -> None:
         description="Disable a user: they can no longer sign in and their sessions end.",
     )
     _workspace_option(disable)
-    disable.add_argument("name", metavar="NAME")
+    disable.add_argument("name", metavar="NAME", help="the user to disable")
     _author_option(disable)
     disable.set_defaults(handler=run_user_disable)
 
