@@ -88,3 +88,55 @@ def test_a_dce_series_without_a_lesion_seg_is_not_planned(
         assert [s.kind for s in plans[0].series] == ["dce", "seg"]
     finally:
         workspace.close()
+
+
+def test_fitting_the_lesion_voxels_gives_the_numbers_of_the_whole_series_fit(
+    cohort: Path, tmp_path: Path
+) -> None:
+    """The analysis reads only the SEG's voxels of each frame (bounded memory); the
+    whole-series ``dce map`` pipeline with the SEG as fit mask is the peer."""
+    import numpy as np
+
+    from tumorboard.dce.kinetic_model import DceModel
+    from tumorboard.imaging.dicom_dynamic import read_dicom_dynamic
+    from tumorboard.imaging.label_maps import read_label_map
+    from tumorboard.imaging.nifti import read_nifti, write_nifti
+    from tumorboard.pipeline.dce_map import DceMapRequest, compute_dce_maps
+    from tumorboard.workflow.dce_analysis import DCE_SETTINGS, compute_dce_analysis
+
+    exam = cohort / "dicom" / "PRRT-001" / "baseline"
+    seg_file = next((exam / "seg").iterdir())
+    work = tmp_path / "work"
+    work.mkdir()
+    result, files = compute_dce_analysis(exam / "dce", seg_file, work, DCE_SETTINGS)
+    dynamic, _ = read_dicom_dynamic(exam / "dce")
+    labels = read_label_map(seg_file, reference=dynamic)
+    mask = write_nifti(
+        labels.with_array((np.asarray(labels.array) > 0).astype(np.uint8)),
+        tmp_path / "mask.nii.gz",
+    )
+    whole = compute_dce_maps(
+        DceMapRequest(
+            dynamic=exam / "dce",
+            model=DceModel.EXTENDED_TOFTS,
+            aif="parker",
+            t1_ms=DCE_SETTINGS["t1_ms"],
+            mask=mask,
+            lesions=seg_file,
+        )
+    )
+    rows = {row["label"]: row for row in result["lesions"]}
+    assert set(rows) == {summary.lesion for summary in whole.summaries}
+    for summary in whole.summaries:
+        medians = {p.parameter: p.median for p in summary.parameters}
+        assert rows[summary.lesion]["n_voxels"] == summary.n_voxels
+        for name in ("ktrans_per_min", "ve", "vp"):
+            assert rows[summary.lesion][name] == pytest.approx(medians[name], rel=1e-5, abs=1e-9)
+    kept = read_nifti(files["ktrans_per_min.nii.gz"])
+    assert kept.spatial_shape == dynamic.spatial_shape
+    expected = whole.maps.maps["ktrans_per_min"].array
+    assert np.array_equal(np.isnan(kept.array), np.isnan(expected))
+    assert np.allclose(kept.array, expected, rtol=1e-5, equal_nan=True)
+    assert whole.iaugc60 is not None
+    iaugc = read_nifti(files["iaugc60_mM_s.nii.gz"]).array
+    assert np.allclose(iaugc, whole.iaugc60.array, rtol=1e-5, equal_nan=True)

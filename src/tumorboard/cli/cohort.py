@@ -64,6 +64,23 @@ def register(subparsers: Any) -> None:
         metavar="ADDRESS",
         help="an existing Dask scheduler, e.g. tcp://HOST:8786 (instead of a local cluster)",
     )
+    run.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help=(
+            "memory per worker of the local cluster, e.g. 2GB (default: the machine's "
+            "memory / --workers; 0 = no limit); Dask pauses a worker at 80 %% and restarts "
+            "it at 95 %%, and its task is retried"
+        ),
+    )
+    run.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help=(
+            "no Dask dashboard (by default the local cluster serves it on a free port of "
+            "127.0.0.1 only, when bokeh is installed, and its address is printed)"
+        ),
+    )
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
     run.set_defaults(handler=run_cohort_run)
@@ -73,7 +90,7 @@ def register(subparsers: Any) -> None:
         help="answer a cohort question from the record (tables, statistics, figures)",
         description=(
             "prrt-perfusion: per-lesion baseline perfusion of the 'dce' analyses (Ktrans, Fp, "
-            "arterial fraction, ve, vp, IAUGC60) and its change at the first follow-up against "
+            "arterial fraction, ve, vp, IAUGC60) and its change at the --follow-up exam against "
             "the patient's RECIST 1.1 response there (from the record's lesion reads): ROC AUC "
             "with a patient-level cluster bootstrap 95 %% CI, Youden cut-off, logistic "
             "regression. wbdwi-response: WB-DWI volume and ADC change and class fractions by "
@@ -95,6 +112,15 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="FILE",
         help="a text file of patient ids, one per line (default: every patient)",
+    )
+    analyse.add_argument(
+        "--follow-up",
+        default="first",
+        metavar="first|last|DAYS",
+        help=(
+            "which follow-up exam: the first after baseline (default), the last, or the one "
+            "nearest DAYS days after baseline (the earlier of two equally near)"
+        ),
     )
     add_force_and_out(analyse, "output folder (summary.json, tables, figures)")
     analyse.add_argument("--json", action="store_true", help="print summary.json")
@@ -118,17 +144,33 @@ def _patients(path: Path | None) -> list[str] | None:
 
 def run_cohort_run(args: argparse.Namespace) -> int:
     """Run the cohort and print the summary."""
-    from tumorboard.workflow.cohort_run import run_cohort
+    from tumorboard.workflow.cohort_run import parse_memory_limit, run_cohort
 
     keys = _patients(args.patients)
-    show = sys.stderr.isatty() and not (args.json or args.quiet)
+    memory_limit = None
+    if args.memory_limit is not None:
+        if args.scheduler is not None:
+            raise InputError(
+                "--memory-limit sets the local cluster's workers; not with --scheduler"
+            )
+        memory_limit = parse_memory_limit(args.memory_limit)
+    chatty = not (args.json or args.quiet)
+    show = sys.stderr.isatty() and chatty
+
+    def notice(text: str) -> None:
+        if chatty:
+            sys.stderr.write(f"tumorboard cohort run: {text}\n")
+
     with progress_bar(show, "cohort tasks") as progress:
         summary = run_cohort(
             args.workspace,
             patient_keys=keys,
             workers=args.workers,
             scheduler=args.scheduler,
+            memory_limit=memory_limit,
+            dashboard=not args.no_dashboard,
             progress=progress,
+            notice=notice,
         )
     result = summary.as_json()
     if args.json:
@@ -149,13 +191,19 @@ def run_cohort_run(args: argparse.Namespace) -> int:
 def run_cohort_analyse(args: argparse.Namespace) -> int:
     """Answer the question and print the headline numbers (or the summary as JSON)."""
     from tumorboard.store import open_workspace
-    from tumorboard.workflow.cohort_analysis import analyse_cohort
+    from tumorboard.workflow.cohort_analysis import FollowUp, analyse_cohort
 
     keys = _patients(args.patients)
+    follow_up = FollowUp.parse(args.follow_up)
     workspace = open_workspace(args.workspace)
     try:
         summary = analyse_cohort(
-            workspace, args.question, args.out, patient_keys=keys, force=args.force
+            workspace,
+            args.question,
+            args.out,
+            patient_keys=keys,
+            follow_up=follow_up,
+            force=args.force,
         )
     finally:
         workspace.close()

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydicom.uid import PYDICOM_ROOT_UID, generate_uid
 
 from tumorboard.errors import DicomError
@@ -169,6 +170,114 @@ def group_frames(slices: Sequence[DicomSlice], *, what: str) -> list[list[DicomS
     return frames
 
 
+@dataclass(frozen=True, eq=False)
+class DynamicFrames:
+    """A dynamic DICOM series whose frames are decoded one at a time.
+
+    Made by :func:`open_dicom_dynamic` from the headers alone; iterating
+    decodes each frame when it is reached, so a caller that keeps part of
+    every frame (e.g. the voxels of a lesion mask) never holds the series.
+
+    Attributes
+    ----------
+    first : Volume
+        Frame 1, ``[z, y, x]`` float32: the grid of every frame.
+    times_s : ndarray, shape (nt,)
+        Frame times, strictly increasing, 0 at frame 1 unless given.
+    acquisition : DynamicAcquisition
+    """
+
+    first: Volume
+    times_s: NDArray[np.float64]
+    acquisition: DynamicAcquisition
+    _frames: tuple[tuple[DicomSlice, ...], ...]
+    _name: str
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __iter__(self) -> Iterator[Volume]:
+        """Each frame as a 3-D volume, in time order, checked against frame 1's grid."""
+        yield self.first
+        for i, frame in enumerate(self._frames[1:], start=2):
+            volume = series_to_volume(frame, what=f"{self._name} frame {i}")
+            self.first.require_same_geometry(volume, f"{self._name} frame {i}", "frame 1")
+            yield volume
+
+
+def open_dicom_dynamic(
+    folder: str | os.PathLike[str],
+    *,
+    times_s: Sequence[float] | None = None,
+    what: str = "dynamic DICOM folder",
+) -> DynamicFrames:
+    """Group a folder's dynamic DICOM series into frames without decoding them all.
+
+    Parameters and errors as :func:`read_dicom_dynamic`, except that the
+    voxel limit applies to one frame, not to the series (it is never held
+    whole), and geometry and pixel errors of frames after the first are
+    raised while iterating.
+
+    Returns
+    -------
+    DynamicFrames
+    """
+    return _open_dynamic(folder, times_s=times_s, what=what, whole_series=False)
+
+
+def _open_dynamic(
+    folder: str | os.PathLike[str],
+    *,
+    times_s: Sequence[float] | None,
+    what: str,
+    whole_series: bool,
+) -> DynamicFrames:
+    label = f"{what} {folder}"
+    series = [s for s in scan_dicom_folder(folder, what=what) if s.is_image]
+    if len(series) != 1:
+        listing = ", ".join(s.label for s in series)
+        raise DicomError(f"{label}: expected one image series, found {len(series)}: {listing}")
+    only = series[0]
+    name = f"{label}: {only.label}"
+    if whole_series:
+        check_stack_size(only.slices, what=f"{name} ({len(only.slices)} slices)")
+    frames = group_frames(only.slices, what=name)
+    if not whole_series:
+        check_stack_size(frames[0], what=f"{name} frame 1 ({len(frames[0])} slices)")
+    if times_s is not None:
+        times = np.asarray(times_s, dtype=np.float64).reshape(-1)
+        if times.size != len(frames):
+            raise DicomError(f"{name}: {times.size} frame times given for {len(frames)} frames")
+    else:
+        found = [_frame_time_s(f) for f in frames]
+        if any(t is None for t in found):
+            raise DicomError(
+                f"{name}: frames have no AcquisitionTime or TriggerTime; give the frame times"
+            )
+        raw = np.asarray(found, dtype=np.float64)
+        raw = np.where(raw < raw[0], raw + _SECONDS_PER_DAY, raw)  # acquisition over midnight
+        times = raw - raw[0]
+    steps = np.diff(times)
+    if times.size > 1 and not np.all(steps > 0):
+        i = int(np.argmax(~(steps > 0))) + 1
+        raise DicomError(
+            f"{name}: frame times are not strictly increasing: frame {i + 1} at "
+            f"{times[i]:g} s follows frame {i} at {times[i - 1]:g} s"
+        )
+    flip = _common(only.slices, "FlipAngle", name)
+    tr_ms = _common(only.slices, "RepetitionTime", name)
+    first = series_to_volume(frames[0], what=f"{name} frame 1")
+    return DynamicFrames(
+        first=first,
+        times_s=times,
+        acquisition=DynamicAcquisition(
+            flip_deg=flip, tr_s=None if tr_ms is None else tr_ms / 1000.0
+        ),
+        _frames=tuple(tuple(f) for f in frames),
+        _name=name,
+    )
+
+
 def read_dicom_dynamic(
     folder: str | os.PathLike[str],
     *,
@@ -199,51 +308,20 @@ def read_dicom_dynamic(
         If the folder holds no or several series, frames are inconsistent, or
         frame times are missing or not increasing.
     """
-    label = f"{what} {folder}"
-    series = [s for s in scan_dicom_folder(folder, what=what) if s.is_image]
-    if len(series) != 1:
-        listing = ", ".join(s.label for s in series)
-        raise DicomError(f"{label}: expected one image series, found {len(series)}: {listing}")
-    only = series[0]
-    name = f"{label}: {only.label}"
-    check_stack_size(only.slices, what=f"{name} ({len(only.slices)} slices)")
-    frames = group_frames(only.slices, what=name)
-    volumes = [series_to_volume(f, what=f"{name} frame {i + 1}") for i, f in enumerate(frames)]
-    for i, vol in enumerate(volumes[1:], start=2):
-        volumes[0].require_same_geometry(vol, f"{name} frame {i}", "frame 1")
-    if times_s is not None:
-        times = np.asarray(times_s, dtype=np.float64).reshape(-1)
-        if times.size != len(frames):
-            raise DicomError(f"{name}: {times.size} frame times given for {len(frames)} frames")
-    else:
-        found = [_frame_time_s(f) for f in frames]
-        if any(t is None for t in found):
-            raise DicomError(
-                f"{name}: frames have no AcquisitionTime or TriggerTime; give the frame times"
-            )
-        raw = np.asarray(found, dtype=np.float64)
-        raw = np.where(raw < raw[0], raw + _SECONDS_PER_DAY, raw)  # acquisition over midnight
-        times = raw - raw[0]
-    steps = np.diff(times)
-    if times.size > 1 and not np.all(steps > 0):
-        i = int(np.argmax(~(steps > 0))) + 1
-        raise DicomError(
-            f"{name}: frame times are not strictly increasing: frame {i + 1} at "
-            f"{times[i]:g} s follows frame {i} at {times[i - 1]:g} s"
-        )
-    array = np.stack([v.array for v in volumes]).astype(np.float32, copy=False)
-    first = volumes[0]
+    frames = _open_dynamic(folder, times_s=times_s, what=what, whole_series=True)
+    first = frames.first
+    array = np.empty((len(frames), *first.spatial_shape), dtype=np.float32)
+    for index, frame in enumerate(frames):  # one frame at a time: no second copy
+        array[index] = frame.array
     volume = Volume(
         array=array,
         spacing_mm=first.spacing_mm,
         origin_mm=first.origin_mm,
         direction=first.direction,
         unit=first.unit,
-        times_s=times,
+        times_s=frames.times_s,
     )
-    flip = _common(only.slices, "FlipAngle", name)
-    tr_ms = _common(only.slices, "RepetitionTime", name)
-    return volume, DynamicAcquisition(flip_deg=flip, tr_s=None if tr_ms is None else tr_ms / 1000.0)
+    return volume, frames.acquisition
 
 
 def write_dicom_dynamic(

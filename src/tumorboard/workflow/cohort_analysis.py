@@ -7,9 +7,10 @@ Two questions, both read only what ``tumorboard run`` / ``cohort run`` and
     Does a liver metastasis' baseline perfusion predict response (the DCE
     study of ``../shared/sources``)? One row per lesion with a ``dce``
     analysis at the baseline exam: the lesion medians (Ktrans, Fp, arterial
-    fraction, ve, vp, IAUGC60) at baseline and at the first follow-up, the
-    lesion's longest-diameter change, and the patient's RECIST 1.1 overall
-    response at the first follow-up (computed by
+    fraction, ve, vp, IAUGC60) at baseline and at the chosen follow-up
+    (:class:`FollowUp`: the first by default), the lesion's longest-diameter
+    change, and the patient's RECIST 1.1 overall response at that follow-up
+    (computed by
     :func:`tumorboard.criteria.engine.assess_patient` from the record's reads,
     through :func:`~tumorboard.workflow.lesion_reads.measurement_rows`). The
     outcome is "responder" = CR or PR. Baseline exam = the reads' baseline
@@ -22,9 +23,10 @@ Two questions, both read only what ``tumorboard run`` / ``cohort run`` and
 
 ``wbdwi-response``
     The WB-DWI total diffusion volume and median ADC change from each
-    patient's first ``wbdwi`` exam to the next, and the class fractions
-    (volume share of each response class) at that follow-up, by the patient's
-    RECIST 1.1 response at the first follow-up (``unknown`` without reads).
+    patient's first ``wbdwi`` exam to the chosen follow-up ``wbdwi`` exam, and
+    the class fractions (volume share of each response class) there, by the
+    patient's RECIST 1.1 response at the reads' follow-up chosen by the same
+    rule (``unknown`` without reads).
 
 Patients are written as ``P001``, ``P002`` ... (in record order), never by
 their ids. Everything is written through
@@ -33,6 +35,7 @@ their ids. Everything is written through
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +52,7 @@ from tumorboard.store.workspace import Workspace
 __all__ = [
     "PERFUSION_PARAMETERS",
     "QUESTIONS",
+    "FollowUp",
     "analyse_cohort",
     "perfusion_rows",
     "perfusion_summary",
@@ -77,6 +81,69 @@ BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20120601
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """Which follow-up exam a cohort question reads (``--follow-up``).
+
+    Attributes
+    ----------
+    rule : {"first", "last", "days"}
+    days : int or None
+        For ``days``: the follow-up is the exam nearest this many days after
+        baseline (the earlier of two equally near).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> base = dt.date(2024, 1, 8)
+    >>> later = [dt.date(2024, 4, 1), dt.date(2024, 7, 1)]  # days 84 and 175
+    >>> [FollowUp.parse(t).choose(base, later).isoformat() for t in ("first", "last", "150")]
+    ['2024-04-01', '2024-07-01', '2024-07-01']
+    >>> FollowUp.parse("first").choose(base, [base]) is None
+    True
+    >>> FollowUp.parse("soon")
+    Traceback (most recent call last):
+    ...
+    tumorboard.errors.InputError: --follow-up must be first, last or a number of days \
+after baseline (1-3650), got 'soon'
+    """
+
+    rule: str = "first"
+    days: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> FollowUp:
+        """``first``, ``last`` or a whole number of days (1 to 3650)."""
+        value = str(text).strip().lower()
+        if value in ("first", "last"):
+            return cls(value)
+        if value.isdigit() and 1 <= int(value) <= 3650:
+            return cls("days", int(value))
+        raise InputError(
+            "--follow-up must be first, last or a number of days after baseline (1-3650), "
+            f"got {text!r}"
+        )
+
+    def choose(self, baseline: dt.date, dates: Sequence[dt.date]) -> dt.date | None:
+        """The follow-up among ``dates`` (only dates after ``baseline`` count), or None."""
+        later = sorted(d for d in set(dates) if d > baseline)
+        if not later:
+            return None
+        if self.rule == "first":
+            return later[0]
+        if self.rule == "last":
+            return later[-1]
+        days = self.days or 0
+        return min(later, key=lambda d: (abs((d - baseline).days - days), d))
+
+    @property
+    def text(self) -> str:
+        """How ``summary.json`` names the rule."""
+        if self.rule == "days":
+            return f"the exam nearest {self.days} days after baseline"
+        return f"the {self.rule} follow-up"
+
+
 @dataclass
 class _PatientReads:
     """What the reads of one patient say: exam dates, RECIST at follow-up, diameters."""
@@ -88,7 +155,7 @@ class _PatientReads:
     diameters: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
-def _reads(session: Session, patient: Patient) -> _PatientReads:
+def _reads(session: Session, patient: Patient, follow_up: FollowUp) -> _PatientReads:
     from tumorboard.criteria.engine import assess_patient
     from tumorboard.criteria.measurements_csv import parse_measurement_rows
     from tumorboard.criteria.records import Criteria
@@ -103,11 +170,13 @@ def _reads(session: Session, patient: Patient) -> _PatientReads:
         return _PatientReads(refused=True)
     baseline = series.timepoints[0]
     result = _PatientReads(baseline_date=baseline.date)
-    follow = series.timepoints[1] if len(series.timepoints) > 1 else None
-    if follow is not None:
+    chosen = follow_up.choose(baseline.date, [t.date for t in series.timepoints[1:]])
+    index = next((i for i, t in enumerate(series.timepoints) if t.date == chosen), None)
+    follow = None if index is None else series.timepoints[index]
+    if follow is not None and index is not None:
         result.follow_up_date = follow.date
         recist = assess_patient(series, [Criteria.RECIST11])[0]
-        response = recist.timepoints[1].overall_response
+        response = recist.timepoints[index].overall_response
         result.recist = None if response is None else str(response.value)
 
     def diameter(timepoint: Any, lesion: str) -> float | None:
@@ -158,9 +227,13 @@ def _change_pct(before: float | None, after: float | None) -> float | None:
 
 
 def perfusion_rows(
-    workspace: Workspace, patient_keys: Sequence[str] | None = None
+    workspace: Workspace,
+    patient_keys: Sequence[str] | None = None,
+    follow_up: FollowUp | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """One row per lesion with baseline perfusion and a known response.
+
+    ``follow_up`` chooses the reads' follow-up timepoint (default: the first).
 
     Returns
     -------
@@ -178,9 +251,10 @@ def perfusion_rows(
     def skip(reason: str, n: int = 1) -> None:
         excluded[reason] = excluded.get(reason, 0) + n
 
+    follow_up = follow_up or FollowUp()
     with workspace.session() as session:
         for number, patient in enumerate(_patients(session, patient_keys), start=1):
-            reads = _reads(session, patient)
+            reads = _reads(session, patient, follow_up)
             dce = _done_results(session, patient, "dce")
             if reads.refused:
                 skip("patients whose reads RECIST 1.1 refuses")
@@ -240,7 +314,9 @@ def _auc_with_ci(
     return auc, (interval.low, interval.high), interval.n_skipped
 
 
-def perfusion_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def perfusion_summary(
+    rows: Sequence[dict[str, Any]], follow_up: FollowUp | None = None
+) -> dict[str, Any]:
     """The statistics of ``summary.json`` for the per-lesion rows.
 
     Raises
@@ -291,7 +367,7 @@ def perfusion_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         )
     return {
         "question": "prrt-perfusion",
-        "outcome": "RECIST 1.1 overall response CR or PR at the first follow-up",
+        "outcome": "RECIST 1.1 overall response CR or PR at " + (follow_up or FollowUp()).text,
         "predictor": "baseline ktrans_per_min (lesion median, extended Tofts)",
         "n_patients": len(patients),
         "n_lesions": len(rows),
@@ -355,7 +431,7 @@ def _write_perfusion(staging: Path, rows: list[dict[str, Any]], summary: dict[st
 
 
 def _wbdwi_rows(
-    workspace: Workspace, patient_keys: Sequence[str] | None
+    workspace: Workspace, patient_keys: Sequence[str] | None, follow_up: FollowUp
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     rows: list[dict[str, Any]] = []
     excluded: dict[str, int] = {}
@@ -367,9 +443,11 @@ def _wbdwi_rows(
                     excluded.get("patients with fewer than 2 wbdwi exams", 0) + 1
                 )
                 continue
-            first, second = sorted(results)[:2]
+            first = min(results)
+            second = follow_up.choose(first, list(results))
+            assert second is not None  # two exam dates: one is after the first
             before, after = results[first], results[second]
-            reads = _reads(session, patient)
+            reads = _reads(session, patient, follow_up)
             row: dict[str, Any] = {
                 "patient": f"P{number:03d}",
                 "recist_follow_up": reads.recist or "unknown",
@@ -399,7 +477,9 @@ def _distribution(values: Sequence[float]) -> dict[str, float | int | None]:
     return {"n": len(values), "median": float(median), "p25": float(p25), "p75": float(p75)}
 
 
-def wbdwi_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def wbdwi_summary(
+    rows: Sequence[dict[str, Any]], follow_up: FollowUp | None = None
+) -> dict[str, Any]:
     """Distributions of TDV and ADC change and mean class fractions, by RECIST response."""
     if not rows:
         raise InputError("cohort analyse: no patient has two wbdwi analyses in the record")
@@ -419,6 +499,7 @@ def wbdwi_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         }
     return {
         "question": "wbdwi-response",
+        "follow_up": (follow_up or FollowUp()).text,
         "n_patients": len(rows),
         "by_recist_follow_up": groups,
     }
@@ -444,6 +525,7 @@ def analyse_cohort(
     out: Path,
     *,
     patient_keys: Sequence[str] | None = None,
+    follow_up: FollowUp | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
     """Answer ``question`` for the record's cohort and write ``out`` atomically.
@@ -456,6 +538,8 @@ def analyse_cohort(
         The output folder (``summary.json``, the table as CSV and Parquet, figures).
     patient_keys : sequence of str, optional
         Only these patients.
+    follow_up : FollowUp, optional
+        Which follow-up exam (default: the first after baseline).
     force : bool
         Replace an existing ``out``.
 
@@ -475,12 +559,13 @@ def analyse_cohort(
     if question not in QUESTIONS:
         raise InputError(f"--question must be one of {', '.join(QUESTIONS)}, got {question!r}")
     check_output_path(out, force)
+    follow_up = follow_up or FollowUp()
     if question == "prrt-perfusion":
-        rows, excluded = perfusion_rows(workspace, patient_keys)
-        summary = perfusion_summary(rows)
+        rows, excluded = perfusion_rows(workspace, patient_keys, follow_up)
+        summary = perfusion_summary(rows, follow_up)
     else:
-        rows, excluded = _wbdwi_rows(workspace, patient_keys)
-        summary = wbdwi_summary(rows)
+        rows, excluded = _wbdwi_rows(workspace, patient_keys, follow_up)
+        summary = wbdwi_summary(rows, follow_up)
     summary["excluded"] = excluded
     with output_directory(out, force) as staging:
         write_json(staging / "summary.json", summary)

@@ -1,37 +1,202 @@
 """``tumorboard cohort run``: the record's analyses of many patients on dask.distributed.
 
 The analyses are those of ``tumorboard run`` (:mod:`analysis_runs`), planned
-once on the client; each is one task. A WB-DWI follow-up's task takes its
-reference exam's task as an argument, so Dask runs it after the reference and
-hands it the result. Tasks open the workspace themselves (one connection per
-worker process) and claim their analysis exactly as ``run`` does, so finished
-work is reused, two clients never duplicate, and a task retried after its
-worker was killed takes over the dead worker's claim. A failing analysis is
-recorded and reported; the others go on.
+once on the client; each is one task, submitted largest first (by input
+files). A WB-DWI follow-up's task takes its reference exam's task as an
+argument, so Dask runs it after the reference and hands it the result. Tasks
+open the workspace themselves (one engine per worker process, kept for the
+next task) and claim their analysis exactly as ``run`` does, so finished work
+is reused, two clients never duplicate, and a task retried after its worker
+was killed takes over the dead worker's claim (the scheduler reschedules a
+task whose worker died up to ``distributed.scheduler.allowed-failures`` times,
+3 by default; a task that raised is retried :data:`TASK_RETRIES` times). A
+failing analysis is recorded and reported; the others go on.
 
 The engine is dask.distributed: a ``LocalCluster`` of ``workers`` processes
-(one thread each) by default, or an existing scheduler by address. For several
-machines the workspace needs a PostgreSQL record and an object folder every
-worker can reach (see the README).
+(one thread each, ``memory_limit`` each, the dashboard on 127.0.0.1 only) by
+default, or an existing scheduler by address. Every worker gets the
+:class:`TumorboardWorker` plugin, which imports the analyses' modules once
+when the worker starts (not in its first task) and gives the numba voxel
+kernels the worker's share of the cores. For several machines the
+workspace needs a PostgreSQL record and an object folder every worker can
+reach (see ``docs/cohorts.md``).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 from tumorboard.errors import InputError
 
-__all__ = ["CohortSummary", "run_cohort"]
+__all__ = [
+    "CohortSummary",
+    "TumorboardWorker",
+    "analysis_task",
+    "dashboard_available",
+    "parse_memory_limit",
+    "run_cohort",
+    "start_local_cluster",
+]
 
-#: Retries of a task whose worker died (the retry takes over the dead claim).
+#: Retries of a task that raised (a killed worker's tasks are rescheduled by Dask).
 TASK_RETRIES = 2
 
-#: The open workspace of each worker process, by root.
-_WORKSPACES: dict[str, Any] = {}
+#: Modules each kind of analysis imports, loaded when a worker starts.
+PRELOAD_MODULES: dict[str, tuple[str, ...]] = {
+    "wbdwi": (
+        "tumorboard.imaging.diffusion_dicom",
+        "tumorboard.imaging.label_maps",
+        "tumorboard.pipeline.dwi_assess",
+    ),
+    "pet_suv": (
+        "tumorboard.imaging.label_maps",
+        "tumorboard.pet.series_io",
+        "tumorboard.pipeline.pet_suv",
+    ),
+    "dce": (
+        "tumorboard.imaging.dicom_dynamic",
+        "tumorboard.imaging.label_maps",
+        "tumorboard.dce.lesion_summary",
+        "tumorboard.pipeline.dce_map",
+    ),
+}
+
+#: The open workspace of each worker process, by root: (pid, workspace).
+_WORKSPACES: dict[str, tuple[int, Any]] = {}
+
+
+def parse_memory_limit(text: str) -> int:
+    """Bytes of a ``--memory-limit`` value (``4GB``, ``3.5 GiB``, ``2000MB``; 0 = no limit).
+
+    Examples
+    --------
+    >>> parse_memory_limit("2GB")
+    2000000000
+    >>> parse_memory_limit("2 GiB")
+    2147483648
+    >>> parse_memory_limit("0")
+    0
+
+    Raises
+    ------
+    InputError
+        If the text is not a size, or is a size below 256 MB other than 0.
+    """
+    from dask.utils import parse_bytes
+
+    try:
+        value = int(parse_bytes(text.strip()))
+    except (ValueError, TypeError):
+        raise InputError(
+            f"--memory-limit {text!r}: not a size (give e.g. 4GB or 3.5GiB; 0 for none)"
+        ) from None
+    if value != 0 and value < 256 * 2**20:
+        raise InputError(f"--memory-limit {text!r}: below 256 MB, too small for a worker")
+    return value
+
+
+class TumorboardWorker(WorkerPlugin):
+    """Dask worker plugin: import the analyses' modules when the worker starts.
+
+    Without it each worker pays the imports (about 1.7 s for a ``dce`` task)
+    in its first task, and a restarted worker again in its next one.
+
+    Parameters
+    ----------
+    kinds : sequence of str
+        Analysis kinds the worker will run; those of :data:`PRELOAD_MODULES`
+        add their modules to the record's own.
+
+    Examples
+    --------
+    >>> TumorboardWorker(["pet_suv"]).modules
+    ('tumorboard.imaging.label_maps', 'tumorboard.pet.series_io', \
+'tumorboard.pipeline.pet_suv', 'tumorboard.store', 'tumorboard.workflow.analysis_runs')
+    """
+
+    name = "tumorboard-worker"
+
+    def __init__(self, kinds: Sequence[str]) -> None:
+        wanted = {"tumorboard.store", "tumorboard.workflow.analysis_runs"}
+        for kind in kinds:
+            wanted.update(PRELOAD_MODULES.get(kind, ()))
+        self.modules = tuple(sorted(wanted))
+
+    def setup(self, worker: Any = None) -> None:
+        """Run in each worker when it starts (and when it is restarted)."""
+        for module in self.modules:
+            importlib.import_module(module)
+
+    def teardown(self, worker: Any = None) -> None:
+        """Close the worker's workspaces."""
+        while _WORKSPACES:
+            _, (pid, workspace) = _WORKSPACES.popitem()
+            if pid == os.getpid():
+                workspace.close()
+
+
+def start_local_cluster(
+    workers: int, *, memory_limit: int | None = None, dashboard: bool = False
+) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes of one thread each, on 127.0.0.1.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes (at least 1).
+    memory_limit : int, optional
+        Bytes per worker (Dask pauses a worker at 80 % and restarts it at
+        95 %); None = Dask's default (the machine's memory / ``workers``), 0 =
+        no limit.
+    dashboard : bool
+        Serve the Dask dashboard (needs bokeh). The scheduler's HTTP server
+        listens on a free port of 127.0.0.1 only, never on every interface;
+        reach it from elsewhere through an SSH tunnel.
+
+    The numba voxel kernels of each worker get its share of the cores
+    (``NUMBA_NUM_THREADS`` = cores // ``workers``, at least 1), so the
+    workers do not oversubscribe the machine.
+
+    Returns
+    -------
+    distributed.LocalCluster
+
+    Raises
+    ------
+    InputError
+        If ``workers`` < 1.
+    """
+    from distributed import LocalCluster
+
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        # the scheduler's HTTP server (/health, /metrics, and the dashboard when
+        # wanted and bokeh is installed) on a free port of the loopback interface only
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": dashboard and dashboard_available()},
+        memory_limit="auto" if memory_limit is None else memory_limit,
+        silence_logs=50,
+        env={"NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))},
+    )
+
+
+def dashboard_available() -> bool:
+    """Whether the Dask dashboard can be served (bokeh is installed)."""
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
 
 
 @dataclass
@@ -68,11 +233,10 @@ class CohortSummary:
 def _worker_workspace(root: str) -> Any:
     from tumorboard.store import open_workspace
 
-    workspace = _WORKSPACES.get(root)
-    if workspace is None or _WORKSPACES.get(f"{root}#pid") != os.getpid():
+    pid, workspace = _WORKSPACES.get(root, (None, None))
+    if workspace is None or pid != os.getpid():  # a forked child opens its own engine
         workspace = open_workspace(Path(root))
-        _WORKSPACES[root] = workspace
-        _WORKSPACES[f"{root}#pid"] = os.getpid()
+        _WORKSPACES[root] = (os.getpid(), workspace)
     return workspace
 
 
@@ -100,7 +264,10 @@ def run_cohort(
     patient_keys: Sequence[str] | None = None,
     workers: int = 2,
     scheduler: str | None = None,
+    memory_limit: int | None = None,
+    dashboard: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> CohortSummary:
     """Run every planned analysis of the cohort as Dask tasks.
 
@@ -114,8 +281,15 @@ def run_cohort(
         Worker processes of the local cluster (ignored with ``scheduler``).
     scheduler : str, optional
         Address of an existing scheduler (``tcp://HOST:8786``).
+    memory_limit : int, optional
+        Bytes per worker of the local cluster (:func:`start_local_cluster`).
+    dashboard : bool
+        Serve the local cluster's dashboard (127.0.0.1 only; needs bokeh) and
+        tell ``notice`` its address (or that of the ``scheduler``'s).
     progress : callable, optional
         Called with (tasks finished, tasks planned).
+    notice : callable, optional
+        Called with one-line messages for the user (the dashboard's address).
 
     Returns
     -------
@@ -126,7 +300,7 @@ def run_cohort(
     InputError
         If a listed patient is not in the record, or ``workers`` < 1.
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     from tumorboard.store import open_workspace
     from tumorboard.workflow.analysis_runs import _failure, planned_analyses
@@ -145,15 +319,20 @@ def run_cohort(
         return summary
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=50,
-        )
-    client = Client(cluster if cluster is not None else scheduler)
+        cluster = start_local_cluster(workers, memory_limit=memory_limit, dashboard=dashboard)
     try:
+        client = Client(cluster if cluster is not None else scheduler)
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    try:
+        if notice is not None:
+            if dashboard and cluster is not None and not dashboard_available():
+                notice("no Dask dashboard: bokeh is not installed (progress in the terminal only)")
+            elif dashboard:
+                notice(f"Dask dashboard: {client.dashboard_link}")
+        client.register_plugin(TumorboardWorker(sorted({plan.kind for plan in plans})))
         root_text = str(Path(root).resolve())
         futures: dict[Any, Any] = {}
         by_exam: dict[tuple[int, int], Any] = {}
@@ -162,7 +341,13 @@ def run_cohort(
             if plan.kind == "wbdwi" and plan.reference_exam_id is not None:
                 reference = by_exam.get((plan.patient_id, plan.reference_exam_id))
             future = client.submit(
-                analysis_task, root_text, plan, reference, pure=False, retries=TASK_RETRIES
+                analysis_task,
+                root_text,
+                plan,
+                reference,
+                pure=False,
+                retries=TASK_RETRIES,
+                priority=sum(len(series.instance_sha256) for series in plan.series),
             )
             futures[future] = plan
             if plan.kind == "wbdwi":
