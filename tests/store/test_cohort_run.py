@@ -202,3 +202,46 @@ def test_a_task_whose_worker_is_killed_mid_analysis_is_retried_and_completes(
     assert sorted(status for _, status, _ in rows) == ["done"] * 4
     assert all(claimed_by is None for _, _, claimed_by in rows)
     assert killed[0] not in {row_id for row_id, _, _ in rows}  # the dead claim was taken over
+
+
+def test_cohort_run_stores_each_patients_criteria_after_its_analyses(
+    tmp_path: Path,
+    database_url: str | None,
+    cohort_folders: list[Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tumorboard.store.models import Assessment
+
+    board = tmp_path / "board"
+    init = ["init", str(board)] + (["--database", database_url] if database_url else [])
+    assert main(init) == 0
+    folders = [str(f) for f in cohort_folders if "DWI-101" in str(f)]
+    assert main(["import", "--workspace", str(board), *folders]) == 0
+    reads = tmp_path / "reads.csv"
+    reads.write_text(
+        "patient_id,timepoint,date,modality,lesion_id,organ,role,is_node,longest_diameter_mm,"
+        "short_axis_mm,mean_hu,viable_diameter_mm,sul_peak,status\n"
+        "DWI-101,baseline,2024-01-08,ct,L1,liver,target,false,50,,,,,present\n"
+        "DWI-101,week 12,2024-04-01,ct,L1,liver,target,false,30,,,,,present\n"
+    )
+    assert main(["lesion", "import", "--workspace", str(board), str(reads)]) == 0
+    capsys.readouterr()
+    assert main(["cohort", "run", "--workspace", str(board), "--workers", "1", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    # three WB-DWI analyses and the patient's criteria
+    assert (first["tasks_done"], first["tasks_failed"]) == (4, 0)
+    workspace = open_workspace(board)
+    try:
+        with workspace.session() as session:
+            stored = {
+                (a.criteria, a.overall)
+                for a in session.scalars(select(Assessment))
+                if a.overall is not None
+            }
+    finally:
+        workspace.close()
+    # 50 -> 30 mm: -40 %, a RECIST 1.1 partial response, as tumorboard assess gives
+    assert ("recist1.1", "PR") in stored
+    assert main(["cohort", "run", "--workspace", str(board), "--workers", "1", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["tasks_done"], again["tasks_reused"]) == (0, 4)

@@ -258,6 +258,18 @@ def analysis_task(
     return _run_one(workspace, plan, None if reference is None else reference[1])
 
 
+def patient_records_task(root: str, patient_id: int, *analyses: Any) -> list[tuple[str, str]]:
+    """Run a patient's ``criteria`` and ``guide`` once its image analyses are done.
+
+    ``analyses`` are the outcomes of the patient's analysis tasks: passing
+    them makes this task wait for them (Dask dependencies); their values are
+    not used, as the record holds their results.
+    """
+    from tumorboard.workflow.analysis_runs import run_patient_records
+
+    return run_patient_records(_worker_workspace(root), patient_id)
+
+
 def run_cohort(
     root: Path,
     *,
@@ -301,9 +313,11 @@ def run_cohort(
         If a listed patient is not in the record, or ``workers`` < 1.
     """
     from distributed import Client, as_completed
+    from sqlalchemy import select
 
     from tumorboard.store import open_workspace
-    from tumorboard.workflow.analysis_runs import _failure, planned_analyses
+    from tumorboard.store.models import Patient
+    from tumorboard.workflow.analysis_runs import _failure, _record_failure, planned_analyses
 
     if scheduler is None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
@@ -312,10 +326,17 @@ def run_cohort(
         plans = []
         for key in patient_keys or [None]:  # type: ignore[list-item]
             plans.extend(planned_analyses(workspace, key))
+        with workspace.session() as session:
+            query = select(Patient.id, Patient.patient_key).order_by(Patient.id)
+            patient_ids = [
+                patient_id
+                for patient_id, key in session.execute(query)
+                if patient_keys is None or key in patient_keys
+            ]
     finally:
         workspace.close()
-    summary = CohortSummary(patients=len({plan.patient_id for plan in plans}))
-    if not plans:
+    summary = CohortSummary(patients=len(set(patient_ids)))
+    if not patient_ids:
         return summary
     cluster = None
     if scheduler is None:
@@ -352,25 +373,55 @@ def run_cohort(
             futures[future] = plan
             if plan.kind == "wbdwi":
                 by_exam[(plan.patient_id, plan.exam_id)] = future
-        for finished, future in enumerate(as_completed(list(futures)), start=1):
+        # then each patient's criteria and guide, after that patient's analyses
+        records = {
+            client.submit(
+                patient_records_task,
+                root_text,
+                patient_id,
+                *[f for f, plan in futures.items() if plan.patient_id == patient_id],
+                pure=False,
+                retries=TASK_RETRIES,
+            ): patient_id
+            for patient_id in patient_ids
+        }
+        total = len(futures) + len(records)
+        for finished, future in enumerate(as_completed([*futures, *records]), start=1):
+            if future in records:
+                try:
+                    outcomes = future.result()
+                except Exception as exc:  # failed past its retries
+                    error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+                    outcomes = [("criteria", error)]
+                for kind, outcome in outcomes:
+                    _count_outcome(summary, outcome, _record_failure(kind, outcome))
+                if progress:
+                    progress(finished, total)
+                continue
             plan = futures[future]
             try:
                 outcome, _ = future.result()
             except Exception as exc:  # a task that failed past its retries
                 outcome = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-            if outcome == "reused":
-                summary.tasks_reused += 1
-            elif outcome == "done":
-                summary.tasks_done += 1
-            else:
-                if outcome == "busy":
-                    outcome = "another run on another machine is computing it"
-                summary.tasks_failed += 1
-                summary.failed.append(_failure(plan, outcome))
+            _count_outcome(summary, outcome, _failure(plan, _busy_text(outcome)))
             if progress:
-                progress(finished, len(futures))
+                progress(finished, total)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
     return summary
+
+
+def _busy_text(outcome: str) -> str:
+    return "another run on another machine is computing it" if outcome == "busy" else outcome
+
+
+def _count_outcome(summary: CohortSummary, outcome: str, failure: dict[str, str | None]) -> None:
+    if outcome == "reused":
+        summary.tasks_reused += 1
+    elif outcome == "done":
+        summary.tasks_done += 1
+    else:
+        summary.tasks_failed += 1
+        summary.failed.append(failure)
