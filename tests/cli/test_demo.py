@@ -29,13 +29,7 @@ def test_demo_runs_and_passes_its_truth_checks(demo):
         summary = json.loads((root / "out" / "dwi" / f"exam{exam}" / "summary.json").read_text())
         truth = json.loads(
             (
-                root
-                / "cache"
-                / PATIENT_DIR
-                / "wbdwi"
-                / f"exam{exam}"
-                / "truth"
-                / "truth.json"
+                root / "cache" / PATIENT_DIR / "wbdwi" / f"exam{exam}" / "truth" / "truth.json"
             ).read_text()
         )
         assert summary["total_diffusion_volume_ml"] == pytest.approx(

@@ -41,9 +41,12 @@ def test_recovers_known_transform(
     assert tre.max() < TRE_LIMIT_MM
     # Without registration the error is large: the test can fail.
     identity = RigidTransform(np.eye(4))
-    assert target_registration_error_mm(
-        identity, RigidTransform(pituitary_case.truth_mri_to_pet), TARGETS
-    ).min() > 5.0
+    assert (
+        target_registration_error_mm(
+            identity, RigidTransform(pituitary_case.truth_mri_to_pet), TARGETS
+        ).min()
+        > 5.0
+    )
     assert registered.resampled.same_geometry(pituitary_case.mri)
 
 
