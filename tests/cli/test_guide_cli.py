@@ -50,7 +50,9 @@ def test_guide_outputs(tmp_path: Path) -> None:
         assert key in payload
     assert payload["who_grade"] == "G2"
     assert payload["embryology"] == "foregut"
-    assert payload["recommended_imaging"][0].startswith("SSTR PET")
+    # Ki-67 12 %: FDG PET "more suitable than 68Ga-DOTATATE", then SSTR PET (gastrinoma)
+    assert payload["recommended_imaging"][0].startswith("18F-FDG PET")
+    assert payload["recommended_imaging"][1].startswith("SSTR PET")
     assert payload["response_criteria"] == ["RECIST 1.1", "Choi", "PERCIST"]
     assert payload["prrt"]["status"] == "eligible"
     assert all({"text", "inputs", "source"} <= set(r) for r in payload["recommendations"])

@@ -76,7 +76,8 @@ def recommended_imaging(
     if facts.ki67_pct is None and not facts.poorly_differentiated:
         missing.append("ki67_pct")
     if facts.ki67_pct is not None and facts.ki67_pct >= ki67_threshold and "fdg_pet" not in order:
-        order.insert(1, "fdg_pet")
+        # "more suitable than 68Ga-DOTATATE": before SSTR PET where the order has it
+        order.insert(order.index("sstr_pet") if "sstr_pet" in order else 1, "fdg_pet")
         recommendations.append(
             Recommendation(
                 "imaging",
