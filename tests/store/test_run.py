@@ -128,7 +128,7 @@ def test_a_failing_series_is_recorded_and_the_rest_go_on(workspace, tmp_path: Pa
     write_study(tmp_path / "flat", study_attributes(patient_id="FLAT-1"))  # b50 == b900
     import_paths(workspace, [tmp_path / "flat"])
     summary = run_analyses(workspace)
-    assert summary.analyses_run == 4 + 1  # 3 DWI + the bad DWI + its PET
+    assert summary.analyses_run == 4 + 2  # 3 DWI + the bad DWI + its PET + its registration
     kinds = {failure["kind"] for failure in summary.failed}
     assert "wbdwi" in kinds
     assert all("\n" not in failure["error"] for failure in summary.failed)

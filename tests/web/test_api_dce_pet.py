@@ -2,8 +2,9 @@
 
 Truth: the PRRT cohort phantom's generating Ktrans of each lesion and its
 planted lesion spheres (``truth.json``, :func:`lesion_labels`); the
-methionine PET/MR case's known MRI-to-PET rigid transform. The served maps
-and the served PET are the stored objects, byte for byte.
+methionine PET/MR case's known MRI-to-PET rigid transform (registered by
+``tumorboard run``'s ``pet_registration`` analysis). The served maps, the
+served PET and the served MR are the stored objects, byte for byte.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any
 import numpy as np
 import pytest
 from api_support import PASSWORD, TestClient, sign_in
+from sqlalchemy import delete, select
 
 from tumorboard.phantoms.pituitary_case import build_pituitary_case, write_pituitary_case
 from tumorboard.phantoms.prrt_cohort import lesion_labels, plan_prrt_cohort, write_prrt_cohort
 from tumorboard.store import init_workspace, open_workspace
+from tumorboard.store.models import Analysis, AnalysisOutput
 from tumorboard.web.app import create_app
 from tumorboard.web.users import add_user
 from tumorboard.workflow.analysis_runs import run_analyses
@@ -178,14 +181,57 @@ def test_the_methionine_pet_is_fused_on_the_registered_mri(
     point = plain.origin_mm + plain.direction @ (index * np.asarray(plain.spacing_mm)[::-1])
     assert np.allclose(moved, (expected @ np.append(point, 1.0))[:3], atol=1.5)
 
-    # the PET is the stored SUV object
+    # the PET is the stored SUV object; the MR is the object ``run`` stored for the
+    # registration (nothing is registered in a request)
     workspace = open_workspace(workspace_dir)
     try:
         analysis = pet_analysis(workspace, PITUITARY, dt.date.fromisoformat(date))
         stored = workspace.objects.path(analysis.outputs["suvbw.nii.gz"]).read_bytes()
+        with workspace.session() as session:
+            registration = session.scalars(
+                select(Analysis).where(Analysis.kind == "pet_registration")
+            ).one()
+            anatomy_sha = session.scalar(
+                select(AnalysisOutput.object_sha256).where(
+                    AnalysisOutput.analysis_id == registration.id,
+                    AnalysisOutput.name == "anatomy.nii.gz",
+                )
+            )
+        stored_anatomy = workspace.objects.path(anatomy_sha).read_bytes()
     finally:
         workspace.close()
     assert client.get(f"{base}/volumes/suvbw.nii.gz").content == stored
+    assert anatomy["analysis_id"] == registration.id
+    assert np.allclose(registration.result["anatomy_to_pet"], found)
+    served = client.get(f"{base}/anatomy.nii.gz")
+    assert served.content == stored_anatomy
+    assert served.headers["etag"] == f'"{anatomy_sha}"'
+    again = client.get(f"{base}/anatomy.nii.gz", headers={"If-None-Match": served.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_a_pet_whose_registration_is_not_stored_says_so(phantoms: dict[str, Path]) -> None:
+    workspace_dir = _workspace(
+        phantoms["root"] / "no-registration", [phantoms["mri"], phantoms["pet"]]
+    )
+    workspace = open_workspace(workspace_dir)
+    try:
+        with workspace.session() as session:
+            session.execute(delete(Analysis).where(Analysis.kind == "pet_registration"))
+    finally:
+        workspace.close()
+    app = create_app(workspace_dir)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            sign_in(client, "ada")
+            date = client.get(f"/api/patients/{PITUITARY}/timeline").json()["exams"][0]["date"]
+            base = f"/api/patients/{PITUITARY}/pet/{date}"
+            fusion = client.get(f"{base}/fusion").json()
+            assert fusion["anatomy"] is None
+            assert "tumorboard run" in fusion["message"]
+            assert client.get(f"{base}/anatomy.nii.gz").status_code == 404
+    finally:
+        app.state.workspace.close()
 
 
 def test_a_pet_without_ct_or_mr_says_so(phantoms: dict[str, Path]) -> None:

@@ -132,6 +132,10 @@ def test_reader_curates_measures_and_signs_then_a_viewer_is_refused(
         page.locator(f"button.toggle[data-component='{target['component_id']}']").inner_text()
         == "Keep"
     )
+    # the three-plane views load the curated classes too (after the numbers are shown)
+    expect(page.locator("div.viewers")).to_have_attribute(
+        "data-classes-kept", mip.get_attribute("data-kept") or "", timeout=30_000
+    )
 
     # add a measurement on the reads page (numeric entry)
     page.goto(f"/#/patient/{PATIENT}/reads")

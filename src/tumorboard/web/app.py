@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Awaitable, Callable
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+import anyio.to_thread
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tumorboard.errors import TumorboardError
 from tumorboard.store.workspace import open_workspace
 from tumorboard.web.auth import LoginLimiter
 
-__all__ = ["SECURITY_HEADERS", "STATIC_DIR", "EscapedJSONResponse", "create_app"]
+__all__ = [
+    "SECURITY_HEADERS",
+    "STATIC_DIR",
+    "WORKER_THREADS",
+    "EscapedJSONResponse",
+    "SecurityHeaders",
+    "create_app",
+]
 
 #: The built front end (index.html and its scripts), served at ``/``.
 STATIC_DIR = Path(__file__).with_name("static")
@@ -43,6 +53,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+#: Threads that run the (synchronous) routes; more wait their turn.
+WORKER_THREADS = 8
 
 _ROUTE_MODULES = (
     "routes_session",
@@ -72,6 +85,68 @@ class EscapedJSONResponse(JSONResponse):
         """Serialise as :class:`JSONResponse` does, then escape the HTML specials."""
         body = super().render(content)
         return body.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every response, ``no-store`` on the API.
+
+    A plain ASGI wrapper of ``send`` (no extra task or body stream per request,
+    unlike an ``@app.middleware("http")`` function).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def endpoint(scope, receive, send):
+    ...     await send({"type": "http.response.start", "status": 200, "headers": []})
+    >>> sent = []
+    >>> async def send(message):
+    ...     sent.append(message)
+    >>> scope = {"type": "http", "path": "/api/patients", "headers": []}
+    >>> asyncio.run(SecurityHeaders(endpoint)(scope, None, send))
+    >>> dict(sent[0]["headers"])[b"cache-control"]
+    b'no-store'
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to the response's start message."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = str(scope.get("path", "")).startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+#: Modules the first image or curation request would otherwise import (seconds, cold).
+_PRELOAD = (
+    "tumorboard.imaging.nifti",
+    "tumorboard.report.dwi_figures",
+    "tumorboard.pipeline.dwi_curate",
+    "tumorboard.pipeline.dwi_assess",
+    "tumorboard.workflow.dwi_curation",
+    "tumorboard.workflow.exam_images",
+    "PIL.Image",
+)
+
+
+def _preload() -> None:
+    for name in _PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # pragma: no cover - reported by the request that needs it
+            pass
 
 
 def _one_line(text: object) -> str:
@@ -121,6 +196,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
+        # sync routes run in this pool: a few threads keep the GIL and the database
+        # pool from thrashing on a small machine (a request waits its turn instead)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        # the image and curation modules import in the background, not in a reader's request
+        threading.Thread(target=_preload, name="tumorboard-preload", daemon=True).start()
         yield
         workspace.close()
 
@@ -137,16 +217,7 @@ def create_app(
     app.state.trusted_proxies = frozenset(trusted_proxies)
     app.state.login_limiter = LoginLimiter()
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(TumorboardError)
     async def bad_input(_request: Request, exc: TumorboardError) -> JSONResponse:

@@ -19,7 +19,7 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 
 from tumorboard.errors import InputError
 from tumorboard.web.auth import current_user
@@ -119,15 +119,18 @@ def dwi_mip_overlay(
     analysis = _dwi(request, patient_id, exam_date)
     try:
         ids = None if kept is None else parse_component_ids(kept)
-        key = "analysis" if ids is None else ",".join(map(str, ids))
-        etag = f'"overlay-{analysis.analysis_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+        etag = f'"overlay-{exam_images.dwi_overlay_key(analysis, ids)}"'
         cached = _not_modified(request, etag)
         if cached is not None:
             return cached
         overlay = exam_images.dwi_mip_overlay(_workspace(request), analysis, ids)
     except InputError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    return JSONResponse(overlay.as_json(), headers={"ETag": etag, "Cache-Control": _CACHE})
+    return Response(
+        overlay.json_bytes,
+        media_type="application/json",
+        headers={"ETag": etag, "Cache-Control": _CACHE},
+    )
 
 
 @router.get("/api/patients/{patient_id}/pet/{exam_date}/volumes/{name}.nii.gz")
@@ -191,13 +194,21 @@ def pet_anatomy_volume(
     exam_date: dt.date,
     series: Annotated[int | None, Query(ge=0, le=2**31)] = None,
 ) -> Response:
-    """The CT or MR the PET is fused on (in the PET's frame; 404 when the exam has none)."""
+    """The stored CT or MR the PET is fused on, in the PET's frame (404 when none is stored)."""
     try:
         analysis = exam_images.pet_analysis(_workspace(request), patient_id, exam_date, series)
-        anatomy = exam_images.pet_anatomy(_workspace(request), analysis)
     except ExamImageNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
+    anatomy = exam_images.pet_anatomy(_workspace(request), analysis)
     if anatomy is None:
-        raise HTTPException(status_code=404, detail="the PET's exam has no CT or MR series")
-    etag = f'"anatomy-{hashlib.sha256(anatomy.nifti).hexdigest()}"'
-    return _bytes_response(request, anatomy.nifti, etag)
+        raise HTTPException(status_code=404, detail="the PET has no stored CT or MR registration")
+    path = _workspace(request).objects.path(anatomy.object_sha256)
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail="the anatomy is missing from the objects")
+    etag = f'"{anatomy.object_sha256}"'
+    cached = _not_modified(request, etag)
+    if cached is not None:
+        return cached
+    return FileResponse(
+        path, media_type="application/octet-stream", headers={"ETag": etag, "Cache-Control": _CACHE}
+    )

@@ -29,18 +29,20 @@ def get_pet_fusion(
     _user: CurrentUser,
     series: Annotated[int | None, Query(ge=0, le=2**31)] = None,
 ) -> dict[str, Any]:
-    """The CT or MR the PET is fused on (``anatomy`` None, with a ``message``, when none)."""
-    from tumorboard.workflow.exam_images import ExamImageNotFound, pet_analysis, pet_anatomy
+    """The CT or MR the PET is fused on, as ``run`` registered it (None, with a ``message``)."""
+    from tumorboard.workflow.exam_images import (
+        ExamImageNotFound,
+        pet_analysis,
+        pet_anatomy,
+        pet_fusion_message,
+    )
 
     workspace = request.app.state.workspace
     try:
-        anatomy = pet_anatomy(workspace, pet_analysis(workspace, patient_id, exam_date, series))
+        pet = pet_analysis(workspace, patient_id, exam_date, series)
     except ExamImageNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
+    anatomy = pet_anatomy(workspace, pet)
     if anatomy is None:
-        return {
-            "anatomy": None,
-            "message": "No CT or MR series in the record for this PET's study or exam: "
-            "the PET is shown alone.",
-        }
+        return {"anatomy": None, "message": pet_fusion_message(workspace, pet)}
     return {"anatomy": anatomy.as_json(), "message": ""}

@@ -8,6 +8,11 @@ For each patient of the record this plans the analyses its series allow:
 * ``pet_suv``: the SUV conversion of every PET series, once, with the lesion
   values of a DICOM SEG of the same study when there is one
   (:func:`tumorboard.pipeline.pet_suv.compute_pet_suv`);
+* ``pet_registration``: for every PET series with a CT or MR series in its
+  study or exam (its own study first, then a CT before an MR), that series
+  registered rigidly to the PET, or taken as it is when both share a frame
+  of reference (:mod:`tumorboard.workflow.pet_registration_analysis`); the
+  reading room fuses the PET on the stored result;
 * ``dce``: the per-lesion perfusion of every DCE dynamic series that has a
   lesion SEG in the same study (:mod:`tumorboard.workflow.dce_analysis`);
 * ``lesion_seg`` and ``lesion_rtstruct``: the sizes (and on CT the HU) of the
@@ -85,6 +90,10 @@ from tumorboard.workflow.lesion_measurements import (
     ImageReferences,
     referenced_uids,
     store_lesion_values,
+)
+from tumorboard.workflow.pet_registration_analysis import (
+    PET_REGISTRATION_KIND,
+    PET_REGISTRATION_SETTINGS,
 )
 from tumorboard.workflow.reference_exam import LineStart, reference_dates
 from tumorboard.workflow.series_kind import SeriesKind
@@ -165,6 +174,8 @@ class _SeriesFiles:
     instance_sha256: tuple[str, ...]
     description: str = ""
     sop_classes: frozenset[str] = frozenset()
+    record_id: int = 0
+    frame_of_reference: str | None = None
 
     @property
     def is_exclusion(self) -> bool:
@@ -183,7 +194,7 @@ class PlannedAnalysis:
     Attributes
     ----------
     kind : str
-        ``wbdwi``, ``pet_suv`` or ``dce``.
+        ``wbdwi``, ``pet_suv``, ``pet_registration``, ``dce`` or a lesion kind.
     patient_id, exam_id : int
         Record ids.
     exam_date : date
@@ -287,6 +298,8 @@ def _plan_patient(
             Series.description,
             Instance.sha256,
             Instance.sop_class_uid,
+            Series.id,
+            Series.frame_of_reference_uid,
         )
         .join(Study, Study.exam_id == Exam.id)
         .join(Series, Series.study_id == Study.id)
@@ -309,16 +322,28 @@ def _plan_patient(
     )
     files: dict[tuple[int, str], list[str]] = defaultdict(list)
     classes: dict[tuple[int, str], set[str]] = defaultdict(set)
-    meta: dict[tuple[int, str], tuple[str, int, str]] = {}
+    meta: dict[tuple[int, str], tuple[str, int, str, int, str | None]] = {}
     exams: dict[int, tuple[dt.date, str]] = {}
-    for exam_id, exam_date, label, uid, kind, study_id, description, sha, sop_class in rows:
+    for (
+        exam_id,
+        exam_date,
+        label,
+        uid,
+        kind,
+        study_id,
+        description,
+        sha,
+        sop_class,
+        series_id,
+        frame,
+    ) in rows:
         files[(exam_id, uid)].append(sha)
         classes[(exam_id, uid)].add(sop_class)
-        meta[(exam_id, uid)] = (kind, study_id, description or "")
+        meta[(exam_id, uid)] = (kind, study_id, description or "", series_id, frame)
         exams[exam_id] = (exam_date, label)
     by_exam: dict[int, list[_SeriesFiles]] = defaultdict(list)
     for (exam_id, uid), shas in files.items():
-        kind, study_id, description = meta[(exam_id, uid)]
+        kind, study_id, description, series_id, frame = meta[(exam_id, uid)]
         by_exam[exam_id].append(
             _SeriesFiles(
                 uid,
@@ -327,6 +352,8 @@ def _plan_patient(
                 tuple(sorted(shas)),
                 description,
                 frozenset(classes[(exam_id, uid)]),
+                series_id,
+                frame,
             )
         )
     plans: list[PlannedAnalysis] = []
@@ -383,6 +410,25 @@ def _plan_patient(
                     settings=dict(PET_SETTINGS, lesions_from_seg=bool(seg)),
                 )
             )
+            anatomy = _pet_anatomy_series(pet, series)
+            if anatomy is not None:
+                same_frame = (
+                    pet.frame_of_reference is not None
+                    and pet.frame_of_reference == anatomy.frame_of_reference
+                )
+                plans.append(
+                    PlannedAnalysis(
+                        kind=PET_REGISTRATION_KIND,
+                        patient_id=patient.id,
+                        exam_id=exam_id,
+                        exam_date=date,
+                        exam_label=label,
+                        series=(pet, anatomy),
+                        settings=dict(
+                            PET_REGISTRATION_SETTINGS, same_frame_of_reference=same_frame
+                        ),
+                    )
+                )
         dynamics = sorted(
             (s for s in series if s.kind == SeriesKind.DCE.value), key=lambda s: s.uid
         )
@@ -403,6 +449,17 @@ def _plan_patient(
     if workspace is not None:
         plans.extend(_plan_lesion_objects(session, workspace, patient.id, by_exam, exams))
     return plans
+
+
+def _pet_anatomy_series(pet: _SeriesFiles, series: Sequence[_SeriesFiles]) -> _SeriesFiles | None:
+    """The CT or MR a PET is fused on: of its own study first, then a CT before an MR."""
+    candidates = [s for s in series if s.kind in _IMAGE_KINDS]
+    if not candidates:
+        return None
+    return min(
+        candidates,
+        key=lambda s: (s.study_id != pet.study_id, s.kind != SeriesKind.CT.value, s.record_id),
+    )
 
 
 def _plan_lesion_objects(
@@ -874,6 +931,8 @@ def _compute(
         return _compute_wbdwi(workspace, plan, reference)
     if plan.kind == "dce":
         return _compute_dce(workspace, plan)
+    if plan.kind == PET_REGISTRATION_KIND:
+        return _compute_pet_registration(workspace, plan)
     if plan.kind in MEASUREMENT_KINDS:
         return _compute_lesions(workspace, plan)
     return _compute_pet(workspace, plan)
@@ -932,6 +991,32 @@ def _compute_dce(
             folders[0], seg_file, folders[0].parent.parent, plan.settings
         )
         result["exam"] = {"date": plan.exam_date.isoformat(), "label": plan.exam_label or ""}
+        outputs = {"summary.json": _store_json(workspace, result)}
+        outputs.update((name, workspace.objects.put_file(path)) for name, path in files.items())
+    return result, outputs
+
+
+def _compute_pet_registration(
+    workspace: Workspace, plan: PlannedAnalysis
+) -> tuple[dict[str, Any], dict[str, str]]:
+    from tumorboard.workflow.pet_registration_analysis import compute_pet_registration
+
+    pet, anatomy = plan.series
+    with _linked_series(workspace, plan.series) as folders:
+        result, files = compute_pet_registration(
+            folders[0],
+            folders[1],
+            folders[0].parent.parent / "registration",
+            modality=_IMAGE_KINDS[anatomy.kind],
+            same_frame=bool(plan.settings.get("same_frame_of_reference")),
+        )
+        result.update(
+            pet_series_uid=pet.uid,
+            anatomy_series_uid=anatomy.uid,
+            description=anatomy.description,
+            same_study=anatomy.study_id == pet.study_id,
+            exam={"date": plan.exam_date.isoformat(), "label": plan.exam_label or ""},
+        )
         outputs = {"summary.json": _store_json(workspace, result)}
         outputs.update((name, workspace.objects.put_file(path)) for name, path in files.items())
     return result, outputs

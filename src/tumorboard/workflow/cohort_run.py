@@ -66,6 +66,22 @@ PRELOAD_MODULES: dict[str, tuple[str, ...]] = {
         "tumorboard.dce.lesion_summary",
         "tumorboard.pipeline.dce_map",
     ),
+    "pet_registration": (
+        "tumorboard.pet.series_io",
+        "tumorboard.pipeline.pet_register",
+        "tumorboard.workflow.pet_registration_analysis",
+    ),
+    "lesion_seg": (
+        "tumorboard.imaging.label_maps",
+        "tumorboard.lesions.diameters",
+        "tumorboard.workflow.lesion_measurements",
+    ),
+    "lesion_rtstruct": (
+        "tumorboard.imaging.rtstruct",
+        "tumorboard.lesions.diameters",
+        "tumorboard.workflow.lesion_measurements",
+    ),
+    "lesion_sr": ("highdicom", "tumorboard.workflow.lesion_measurements"),
 }
 
 #: The open workspace of each worker process, by root: (pid, workspace).

@@ -64,7 +64,7 @@ __all__ = [
 CURATION_KEYS = ("keep_components", "remove_components")
 #: Stored maps a curation reads.
 _MAP_NAMES = ("adc.nii.gz", "computed_b.nii.gz", "components.nii.gz")
-#: Decoded maps kept in memory (by object digest), so a second change is quick.
+#: Derived values kept in memory (by object digest), so a second change is quick.
 _CACHE_SIZE = 12
 
 
@@ -137,35 +137,11 @@ def segmentation_curation(settings: Mapping[str, Any]) -> dict[str, frozenset[in
 
 
 # ------------------------------------------------------------------ the maps
-class _MapCache:
-    def __init__(self, size: int) -> None:
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, workspace: Workspace, sha256: str) -> Any:
-        from tumorboard.imaging.nifti import read_nifti
-
-        key = f"{workspace.root.resolve()}:{sha256}"
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        # objects have no file name: NIfTI is recognised by its extension
-        with tempfile.TemporaryDirectory(prefix="tumorboard-map-") as scratch:
-            named = Path(scratch) / f"{sha256}.nii.gz"
-            named.symlink_to(workspace.objects.path(sha256))
-            volume = read_nifti(named, what="stored WB-DWI map")
-        with self._lock:
-            self._items[key] = volume
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return volume
-
-
-_MAPS = _MapCache(_CACHE_SIZE)
 _DEFAULT_KEPT: OrderedDict[tuple[str, ...], frozenset[int]] = OrderedDict()
 _DEFAULT_KEPT_LOCK = threading.Lock()
+#: Histograms of the kept components (by the maps' digests and the kept ids).
+_HISTOGRAMS: OrderedDict[tuple[Any, ...], dict[str, list[Any]]] = OrderedDict()
+_HISTOGRAMS_LOCK = threading.Lock()
 
 
 def _stored_maps(
@@ -179,7 +155,9 @@ def _stored_maps(
             f"this exam's WB-DWI analysis has no {', '.join(missing)}: run 'tumorboard run' "
             "again to store its maps"
         )
-    adc, computed_b, components = (_MAPS.get(workspace, outputs[n]) for n in _MAP_NAMES)
+    from tumorboard.workflow.exam_images import stored_volume
+
+    adc, computed_b, components = (stored_volume(workspace, outputs[n]) for n in _MAP_NAMES)
     return StoredExamMaps(summary, adc, computed_b, components)
 
 
@@ -298,19 +276,30 @@ def dwi_exam(workspace: Workspace, patient_key: str, exam_date: str) -> dict[str
         current = _current(session, patient_key, exam_date)
         curation = _curation_json(current.curation)
     summary = current.summary
-    histogram: dict[str, list[float]] | None = None
+    histogram: dict[str, list[Any]] | None = None
     if all(name in current.outputs for name in _MAP_NAMES):
         from tumorboard.pipeline.dwi_curate import kept_histogram
 
-        maps = _stored_maps(workspace, summary, current.outputs)
-        kept = [int(c["component_id"]) for c in summary.get("components", []) if c.get("kept")]
-        found = kept_histogram(maps, kept)
-        histogram = {
-            "bin_lower_um2_per_s": [float(v) for v in found.lower_um2_per_s],
-            "bin_upper_um2_per_s": [float(v) for v in found.upper_um2_per_s],
-            "voxels": [int(v) for v in found.counts],
-            "relative_frequency": [float(v) for v in found.relative_frequency],
-        }
+        kept = sorted(
+            int(c["component_id"]) for c in summary.get("components", []) if c.get("kept")
+        )
+        key = (*(current.outputs[n] for n in _MAP_NAMES), tuple(kept))
+        with _HISTOGRAMS_LOCK:
+            histogram = _HISTOGRAMS.get(key)
+        if histogram is None:
+            maps = _stored_maps(workspace, summary, current.outputs)
+            found = kept_histogram(maps, kept)
+            histogram = {
+                "bin_lower_um2_per_s": [float(v) for v in found.lower_um2_per_s],
+                "bin_upper_um2_per_s": [float(v) for v in found.upper_um2_per_s],
+                "voxels": [int(v) for v in found.counts],
+                "relative_frequency": [float(v) for v in found.relative_frequency],
+            }
+            with _HISTOGRAMS_LOCK:
+                _HISTOGRAMS[key] = histogram
+                while len(_HISTOGRAMS) > 4 * _CACHE_SIZE:
+                    _HISTOGRAMS.popitem(last=False)
+        histogram = {name: list(values) for name, values in histogram.items()}
     return {
         "exam_date": _parse_date(exam_date).isoformat(),
         "analysis_id": current.analysis_id,

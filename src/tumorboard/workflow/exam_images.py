@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +51,11 @@ __all__ = [
     "dwi_analysis",
     "dwi_mip_overlay",
     "dwi_mip_png",
+    "dwi_overlay_key",
     "pet_analysis",
     "pet_anatomy",
+    "pet_fusion_message",
+    "stored_volume",
     "volume_object",
 ]
 
@@ -271,15 +276,53 @@ def volume_object(workspace: Workspace, analysis: StoredAnalysis, name: str) -> 
     return path, sha
 
 
-@functools.lru_cache(maxsize=12)
-def _read_volume(path: str, sha: str) -> Any:
-    """A stored NIfTI object (cached by content: an object never changes)."""
+#: Decoded stored volumes kept in memory, in bytes of their arrays (least recently used go).
+VOLUME_CACHE_BYTES = 768 * 1024 * 1024
+
+
+class _DecodedVolumes:
+    """Decoded NIfTI objects by content digest (an object never changes), bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, workspace: Workspace, sha: str) -> Any:
+        key = f"{workspace.root.resolve()}:{sha}"
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # two readers of one new object decode it once
+            with self._lock:
+                if key in self._items:
+                    return self._items[key][0]
+            volume = _decode(workspace, sha)
+            size = int(np.asarray(volume.array).nbytes)
+            with self._lock:
+                self._loading.pop(key, None)
+                self._items[key] = (volume, size)
+                self._bytes += size
+                while self._bytes > self._max_bytes and len(self._items) > 1:
+                    _, (_, dropped) = self._items.popitem(last=False)
+                    self._bytes -= dropped
+        return volume
+
+
+def _decode(workspace: Workspace, sha: str) -> Any:
     import os
     import shutil
     import tempfile
 
     from tumorboard.imaging.nifti import read_nifti
 
+    path = workspace.objects.path(sha)
+    if not path.is_file():
+        raise ExamImageNotFound("a stored image is missing from the objects")
     with tempfile.TemporaryDirectory(prefix="tumorboard-view-") as folder:
         target = Path(folder) / f"{sha[:16]}.nii.gz"  # the reader goes by the suffix
         try:
@@ -289,9 +332,75 @@ def _read_volume(path: str, sha: str) -> Any:
         return read_nifti(target, what="stored image")
 
 
+_DECODED = _DecodedVolumes(VOLUME_CACHE_BYTES)
+
+
+def stored_volume(workspace: Workspace, sha: str) -> Any:
+    """A stored NIfTI object, decoded once and kept in memory for the next requests.
+
+    Objects are addressed by their SHA-256, so a cached volume is never stale:
+    a curation or a new run stores new objects under new digests. The cache
+    (shared by the reading room's images and :mod:`tumorboard.workflow.dwi_curation`)
+    holds at most :data:`VOLUME_CACHE_BYTES` of arrays.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    sha : str
+        The object's SHA-256.
+
+    Returns
+    -------
+    Volume
+
+    Raises
+    ------
+    ExamImageNotFound
+        If the object store has no such object.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from tumorboard.store import init_workspace
+    >>> ws = init_workspace(Path(tempfile.mkdtemp()) / "board")
+    >>> stored_volume(ws, "0" * 64)
+    Traceback (most recent call last):
+    ...
+    tumorboard.workflow.exam_images.ExamImageNotFound: a stored image is missing from the objects
+    >>> ws.close()
+    """
+    return _DECODED.get(workspace, sha)
+
+
 def _volume(workspace: Workspace, analysis: StoredAnalysis, name: str) -> Any:
-    path, sha = volume_object(workspace, analysis, name)
-    return _read_volume(str(path), sha)
+    _, sha = volume_object(workspace, analysis, name)
+    return stored_volume(workspace, sha)
+
+
+class _Memo:
+    """A small thread-safe LRU of derived images (by the digests they derive from)."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_MIPS = _Memo(16)
+_BRIGHTEST = _Memo(16)
+_OVERLAYS = _Memo(64)
 
 
 def dwi_mip_png(workspace: Workspace, analysis: StoredAnalysis) -> bytes:
@@ -311,11 +420,16 @@ def dwi_mip_png(workspace: Workspace, analysis: StoredAnalysis) -> bytes:
     bytes
         8-bit greyscale PNG.
     """
+    _, sha = volume_object(workspace, analysis, "computed_b")
+    return bytes(_MIPS.get((str(workspace.root), sha), lambda: _mip_png(workspace, sha)))
+
+
+def _mip_png(workspace: Workspace, sha: str) -> bytes:
     from PIL import Image
 
     from tumorboard.report.dwi_figures import coronal_mip
 
-    image = _volume(workspace, analysis, "computed_b")
+    image = stored_volume(workspace, sha)
     mip, _, _ = coronal_mip(image)
     window = float(np.percentile(mip, 99.5)) or 1.0
     grey = 255.0 - np.clip(mip / window, 0.0, 1.0) * 255.0
@@ -365,6 +479,13 @@ class MipOverlay:
             "labels": self.labels,
         }
 
+    @functools.cached_property
+    def json_bytes(self) -> bytes:
+        """:meth:`as_json` as compact UTF-8 JSON (encoded once per overlay)."""
+        import json
+
+        return json.dumps(self.as_json(), separators=(",", ":")).encode("utf-8")
+
 
 def brightest_component_ids(image: Any, components: NDArray[np.integer[Any]]) -> NDArray[np.int32]:
     """Per ray of :func:`~tumorboard.report.dwi_figures.coronal_mip`, the brightest component.
@@ -409,10 +530,40 @@ def brightest_component_ids(image: Any, components: NDArray[np.integer[Any]]) ->
     return np.asarray(ids_by_rank[np.rint(ranked).astype(np.int64)], dtype=np.int32)
 
 
+def dwi_overlay_key(analysis: StoredAnalysis, kept: Collection[int] | None = None) -> str:
+    """A digest of everything :func:`dwi_mip_overlay` draws from (an ETag for its answer).
+
+    The stored maps (by their digests), the class bounds, the component table
+    and the kept ids: equal digests, equal overlays, whichever analysis row
+    holds them.
+
+    Examples
+    --------
+    >>> a = StoredAnalysis(1, {"components": []}, {"computed_b.nii.gz": "ab"})
+    >>> dwi_overlay_key(a, [2, 1]) == dwi_overlay_key(a, [1, 2]) != dwi_overlay_key(a, [1])
+    True
+    """
+    import hashlib
+    import json
+
+    result = analysis.result
+    parts = {
+        "maps": [analysis.outputs.get(f"{n}.nii.gz") for n in ("computed_b", "adc", "components")],
+        "bounds": [result.get("yellow_lower_um2_per_s"), result.get("green_lower_um2_per_s")],
+        "components": result.get("components") or [],
+        "kept": None if kept is None else sorted(set(int(v) for v in kept)),
+    }
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def dwi_mip_overlay(
     workspace: Workspace, analysis: StoredAnalysis, kept: Collection[int] | None = None
 ) -> MipOverlay:
     """The component and class under each MIP pixel, for a set of kept components.
+
+    Computed once per :func:`dwi_overlay_key` and kept in memory (a few dozen
+    of them), so a reader who toggles a component back sees it at once.
 
     Parameters
     ----------
@@ -431,9 +582,6 @@ def dwi_mip_overlay(
     InputError
         If a kept id is not a component of the analysis.
     """
-    from tumorboard.dwi.response_classes import ClassBounds, classify_response
-    from tumorboard.report.dwi_figures import coronal_mip, mip_position_mm
-
     rows = [row for row in analysis.result.get("components") or [] if isinstance(row, dict)]
     known = {int(row["component_id"]) for row in rows}
     if kept is None:
@@ -441,9 +589,28 @@ def dwi_mip_overlay(
     unknown = sorted(set(kept) - known)
     if unknown:
         raise InputError(f"component ids {unknown[:10]} are not components of this exam")
-    image = _volume(workspace, analysis, "computed_b")
+    key = (str(workspace.root), dwi_overlay_key(analysis, kept))
+    chosen = frozenset(kept)
+    overlay: MipOverlay = _OVERLAYS.get(
+        key, lambda: _mip_overlay(workspace, analysis, rows, chosen)
+    )
+    return overlay
+
+
+def _mip_overlay(
+    workspace: Workspace,
+    analysis: StoredAnalysis,
+    rows: list[dict[str, Any]],
+    kept: frozenset[int],
+) -> MipOverlay:
+    from tumorboard.dwi.response_classes import ClassBounds, classify_response
+    from tumorboard.report.dwi_figures import coronal_mip, mip_position_mm
+
+    _, image_sha = volume_object(workspace, analysis, "computed_b")
+    _, labels_sha = volume_object(workspace, analysis, "components")
+    image = stored_volume(workspace, image_sha)
     adc = _volume(workspace, analysis, "adc")
-    labels = np.asarray(_volume(workspace, analysis, "components").array)
+    labels = np.asarray(stored_volume(workspace, labels_sha).array)
     tumour = np.isin(labels, np.fromiter(kept, dtype=np.int64, count=len(kept)))
     bounds = ClassBounds(
         yellow_lower_um2_per_s=float(analysis.result["yellow_lower_um2_per_s"]),
@@ -451,7 +618,10 @@ def dwi_mip_overlay(
     )
     classes = image.with_array(classify_response(np.asarray(adc.array), tumour, bounds))
     _, ray_class, extent = coronal_mip(image, classes)
-    ids = brightest_component_ids(image, labels)
+    ids = _BRIGHTEST.get(
+        (str(workspace.root), image_sha, labels_sha),
+        lambda: brightest_component_ids(image, labels),
+    )
     assert ray_class is not None
     height, width = ids.shape
     pixel_w = extent[1] / width
@@ -482,7 +652,7 @@ def dwi_mip_overlay(
 
 @dataclass(frozen=True)
 class PetAnatomy:
-    """The CT or MR a PET is fused on, as NiiVue reads it.
+    """The CT or MR a PET is fused on, as the ``pet_registration`` analysis stored it.
 
     Attributes
     ----------
@@ -494,22 +664,26 @@ class PetAnatomy:
         Whether it is in the PET's own study (else in another study of the
         same exam).
     registered : bool
-        Whether the two series have different frames of reference, so the
-        anatomy was rigidly registered to the PET
-        (:func:`tumorboard.pet.registration.register_rigid`, MRI fixed) and
-        its header moved into the PET's frame; the PET is the stored object.
-    anatomy_to_pet : list of list of float or None
-        The 4x4 LPS matrix of the registration (anatomy points to PET points).
-    nifti : bytes
-        The anatomical volume as gzip-compressed NIfTI (float32).
+        Whether the two series have different frames of reference, so ``run``
+        registered the anatomy rigidly to the PET
+        (:mod:`tumorboard.workflow.pet_registration_analysis`) and moved its
+        header into the PET's frame; the PET is the stored SUV object.
+    anatomy_to_pet : list of list of float
+        The 4x4 LPS matrix of the registration (anatomy points to PET points;
+        the identity when nothing was registered).
+    analysis_id : int
+        The ``pet_registration`` analysis.
+    object_sha256 : str
+        The stored anatomy in the PET's frame (gzip-compressed NIfTI, float32).
     """
 
     modality: str
     description: str
     same_study: bool
     registered: bool
-    anatomy_to_pet: list[list[float]] | None
-    nifti: bytes
+    anatomy_to_pet: list[list[float]]
+    analysis_id: int
+    object_sha256: str
 
     def as_json(self) -> dict[str, Any]:
         """The facts, without the image."""
@@ -519,124 +693,56 @@ class PetAnatomy:
             "same_study": self.same_study,
             "registered": self.registered,
             "anatomy_to_pet": self.anatomy_to_pet,
+            "analysis_id": self.analysis_id,
         }
 
 
-def _anatomical_series(
+def _registrations(
     workspace: Workspace, analysis_id: int
-) -> tuple[str, str, bool, list[str], bool] | None:
-    """(modality, description, same study, instance SHA-256s, same frame) of the PET's anatomy."""
-    from tumorboard.store.models import AnalysisInput, Instance, Series, Study
+) -> list[tuple[str, Any, str | None, int]]:
+    """(status, result or error, anatomy object, id) of the registrations of a PET series.
+
+    A registration belongs to the PET analysis when it read the same PET
+    series with the same instances (its input digest); newest first.
+    """
+    from tumorboard.store.models import Analysis, AnalysisInput, AnalysisOutput, Series
 
     with workspace.session() as session:
         pet = session.execute(
-            select(Series, Study)
-            .join(Study, Study.id == Series.study_id)
-            .join(AnalysisInput, AnalysisInput.series_instance_uid == Series.series_instance_uid)
+            select(AnalysisInput.series_instance_uid, AnalysisInput.sha256)
+            .join(Series, Series.series_instance_uid == AnalysisInput.series_instance_uid)
             .where(AnalysisInput.analysis_id == analysis_id, Series.kind == "pet")
         ).first()
         if pet is None:
-            return None
-        pet_series, pet_study = pet
-        candidates = list(
-            session.execute(
-                select(Series, Study)
-                .join(Study, Study.id == Series.study_id)
-                .where(
-                    Series.kind.in_(["ct", "mr"]),
-                    Study.patient_id == pet_study.patient_id,
-                    (Study.id == pet_study.id)
-                    if pet_study.exam_id is None
-                    else (Study.exam_id == pet_study.exam_id),
+            return []
+        rows = session.execute(
+            select(Analysis.id, Analysis.status, Analysis.result, Analysis.error)
+            .join(AnalysisInput, AnalysisInput.analysis_id == Analysis.id)
+            .where(
+                Analysis.kind == "pet_registration",
+                AnalysisInput.series_instance_uid == pet[0],
+                AnalysisInput.sha256 == pet[1],
+            )
+            .order_by(Analysis.finished_at.desc(), Analysis.id.desc())
+        ).all()
+        found: list[tuple[str, Any, str | None, int]] = []
+        for registration_id, status, result, error in rows:
+            sha = session.scalar(
+                select(AnalysisOutput.object_sha256).where(
+                    AnalysisOutput.analysis_id == registration_id,
+                    AnalysisOutput.name == "anatomy.nii.gz",
                 )
-                .order_by(Series.id)
             )
-        )
-        if not candidates:
-            return None
-        # the PET's own study first, then a CT (PET/CT) before an MR
-        candidates.sort(key=lambda pair: (pair[1].id != pet_study.id, pair[0].kind != "ct"))
-        series, study = candidates[0]
-        shas = sorted(
-            session.scalars(select(Instance.sha256).where(Instance.series_id == series.id))
-        )
-        same_frame = (
-            series.frame_of_reference_uid is not None
-            and series.frame_of_reference_uid == pet_series.frame_of_reference_uid
-        )
-        return (
-            series.kind.upper(),
-            series.description or "",
-            study.id == pet_study.id,
-            shas,
-            same_frame,
-        )
-
-
-#: Fusion anatomies of the last few PETs shown (by PET object and anatomical instances).
-_ANATOMY_CACHE: dict[tuple[str, str, tuple[str, ...]], tuple[bool, Any, bytes]] = {}
-_ANATOMY_CACHE_SIZE = 4
-
-
-def _anatomy(
-    workspace: Workspace, pet_sha: str, modality: str, shas: tuple[str, ...], same_frame: bool
-) -> tuple[bool, list[list[float]] | None, bytes]:
-    key = (str(workspace.root), pet_sha, shas)
-    if key not in _ANATOMY_CACHE:
-        value = _build_anatomy(workspace, pet_sha, modality, shas, same_frame)
-        while len(_ANATOMY_CACHE) >= _ANATOMY_CACHE_SIZE:
-            _ANATOMY_CACHE.pop(next(iter(_ANATOMY_CACHE)))
-        _ANATOMY_CACHE[key] = value
-    return _ANATOMY_CACHE[key]
-
-
-def _build_anatomy(
-    workspace: Workspace, pet_sha: str, modality: str, shas: tuple[str, ...], same_frame: bool
-) -> tuple[bool, list[list[float]] | None, bytes]:
-    import os
-    import shutil
-    import tempfile
-
-    from tumorboard.imaging.dicom_volume import read_series_volume
-    from tumorboard.imaging.nifti import write_nifti
-    from tumorboard.imaging.volume import Volume
-
-    with tempfile.TemporaryDirectory(prefix="tumorboard-fusion-") as scratch:
-        folder = Path(scratch) / "series"
-        folder.mkdir()
-        for index, sha in enumerate(shas):
-            try:
-                os.link(workspace.objects.path(sha), folder / f"{index:06d}.dcm")
-            except OSError:
-                shutil.copyfile(workspace.objects.path(sha), folder / f"{index:06d}.dcm")
-        anatomy = read_series_volume(folder, what=f"{modality} series")
-        matrix = None
-        if not same_frame:
-            from tumorboard.pet.registration import register_rigid
-
-            pet = _read_volume(str(workspace.objects.path(pet_sha)), pet_sha)
-            found = register_rigid(anatomy, pet).transform.matrix
-            rotation, shift = found[:3, :3], found[:3, 3]
-            anatomy = Volume(
-                anatomy.array,
-                anatomy.spacing_mm,
-                tuple(rotation @ np.asarray(anatomy.origin_mm) + shift),
-                rotation @ np.asarray(anatomy.direction),
-                anatomy.unit,
-            )
-            matrix = [[float(v) for v in row] for row in found]
-        path = write_nifti(anatomy, Path(scratch) / "anatomy.nii.gz", dtype=np.float32)
-        return (not same_frame), matrix, path.read_bytes()
+            found.append((status, result if status == "done" else error, sha, registration_id))
+        return found
 
 
 def pet_anatomy(workspace: Workspace, analysis: StoredAnalysis) -> PetAnatomy | None:
-    """The CT or MR of the PET's study (or exam) to fuse the PET on, or None.
+    """The CT or MR the PET is fused on, as ``tumorboard run`` registered and stored it.
 
-    A CT or MR of the PET's own study comes first (a PET/CT's CT), then one
-    of another study of the same exam (a PET/MR read from two studies). When
-    the frames of reference differ, the anatomy is registered rigidly to the
-    stored SUV image and its header moved into the PET's frame, so the
-    served PET stays the stored object.
+    ``run`` plans a ``pet_registration`` analysis for every PET series with a
+    CT or MR in its study or exam; this reads its newest finished result.
+    Nothing is registered here.
 
     Parameters
     ----------
@@ -647,12 +753,63 @@ def pet_anatomy(workspace: Workspace, analysis: StoredAnalysis) -> PetAnatomy | 
     Returns
     -------
     PetAnatomy or None
-        None when the exam has no CT or MR series.
+        None when the PET has no stored registration (no CT or MR, a failed
+        registration, or ``run`` has not computed it yet:
+        :func:`pet_fusion_message` says which).
     """
-    found = _anatomical_series(workspace, analysis.analysis_id)
-    pet_sha = analysis.outputs.get("suvbw.nii.gz")
-    if found is None or pet_sha is None:
-        return None
-    modality, description, same_study, shas, same_frame = found
-    registered, matrix, nifti = _anatomy(workspace, pet_sha, modality, tuple(shas), same_frame)
-    return PetAnatomy(modality, description, same_study, registered, matrix, nifti)
+    for status, result, sha, registration_id in _registrations(workspace, analysis.analysis_id):
+        if status != "done" or sha is None or not isinstance(result, dict):
+            continue
+        return PetAnatomy(
+            modality=str(result.get("modality", "")),
+            description=str(result.get("description") or ""),
+            same_study=bool(result.get("same_study")),
+            registered=bool(result.get("registered")),
+            anatomy_to_pet=[[float(v) for v in row] for row in result["anatomy_to_pet"]],
+            analysis_id=int(registration_id),
+            object_sha256=str(sha),
+        )
+    return None
+
+
+def pet_fusion_message(workspace: Workspace, analysis: StoredAnalysis) -> str:
+    """Why a PET has no fusion anatomy (:func:`pet_anatomy` gave None).
+
+    Returns
+    -------
+    str
+        One sentence for the reader (no patient data).
+    """
+    from tumorboard.store.models import AnalysisInput, Series, Study
+
+    found = _registrations(workspace, analysis.analysis_id)
+    failed = [value for status, value, _, _ in found if status == "failed"]
+    if failed:
+        return (
+            f"The registration of this PET to its CT or MR failed ({str(failed[0])[:200]}): "
+            "the PET is shown alone."
+        )
+    with workspace.session() as session:
+        pet_study = session.execute(
+            select(Study)
+            .join(Series, Series.study_id == Study.id)
+            .join(AnalysisInput, AnalysisInput.series_instance_uid == Series.series_instance_uid)
+            .where(AnalysisInput.analysis_id == analysis.analysis_id, Series.kind == "pet")
+        ).scalar()
+        anatomy = pet_study is not None and session.scalar(
+            select(Series.id)
+            .join(Study, Study.id == Series.study_id)
+            .where(
+                Series.kind.in_(["ct", "mr"]),
+                (Study.id == pet_study.id)
+                if pet_study.exam_id is None
+                else (Study.exam_id == pet_study.exam_id),
+            )
+            .limit(1)
+        )
+    if anatomy:
+        return (
+            "The PET's registration to its CT or MR is not in the record yet (run "
+            "'tumorboard run'): the PET is shown alone."
+        )
+    return "No CT or MR series in the record for this PET's study or exam: the PET is shown alone."

@@ -9,6 +9,8 @@ type Row = Record<string, any>
 export const CLASS_COLOURS = { red: '#db1919', yellow: '#facc0d', green: '#19b233' } as const
 const CLASS_RGB: Record<number, [number, number, number]> = { 1: [219, 25, 25], 2: [250, 204, 13], 3: [25, 178, 51] }
 const REMOVED_RGB: [number, number, number] = [70, 110, 200]
+/** How long after a component change the three-plane views load the new classes. */
+const CLASSES_RELOAD_DELAY_MS = 1000
 
 interface Overlay {
   width: number; height: number; pixel_width_mm: number; pixel_height_mm: number
@@ -43,7 +45,13 @@ function histogramBars(exam: Row): Bar[] {
 
 export async function dwiView(view: HTMLElement, patient: string, date: string): Promise<() => void> {
   const base = `/api/patients/${enc(patient)}/dwi/${enc(date)}`
-  let exam = await get<Row>(base)
+  // the first paint's three requests at once (the overlay of the analysis's own kept components)
+  const firstExam = get<Row>(base)
+  const firstOverlay = get<Overlay>(`${base}/mip_overlay.json`)
+  firstExam.catch(() => undefined)
+  firstOverlay.catch(() => undefined)
+  const mip = new Image()
+  mip.src = `${base}/mip.png`
   const editable = canEdit()
   view.append(h('h1', {}, 'WB-DWI exam ', h('span', {}, date), ' · ', h('a', { href: patientHref(patient) }, String(patient))))
   const volume = h('output', { id: 'tdv', 'aria-live': 'polite' })
@@ -63,9 +71,30 @@ export async function dwiView(view: HTMLElement, patient: string, date: string):
     h('div', { class: 'dwi-side' }, summary, histogram)),
   componentTable, h('h2', {}, 'Three planes'), viewers)
 
-  const mip = new Image()
-  mip.src = `${base}/mip.png`
-  let overlay: Overlay | null = null
+  // the three-plane viewers start now: their WebGL set-up overlaps the requests above
+  const volumes = (name: string): string => `${base}/volumes/${name}.nii.gz`
+  const open: Viewer[] = [
+    volumeViewer(viewers, 'Computed high-b image with the classes', [{ url: volumes('computed_b'), colormap: 'gray' }, classesOverlay(volumes('classes'))]),
+    volumeViewer(viewers, 'ADC (µm²/s) with the classes', [{ url: volumes('adc'), colormap: 'gray', cal_min: 0, cal_max: 3000 }, classesOverlay(volumes('classes'))]),
+  ]
+  void Promise.all(open.map((v) => v.ready)).then(() => { view.dataset.viewersReady = 'true' })
+  let classesTimer: number | undefined
+  const dispose = (): void => {
+    window.clearTimeout(classesTimer)
+    for (const v of open) v.dispose()
+  }
+  let exam: Row
+  let overlay: Overlay | null
+  try {
+    [exam, overlay] = await Promise.all([firstExam, firstOverlay])
+  } catch (error) {
+    dispose()
+    clear(view)
+    throw error
+  }
+  void Promise.all(open.map((v) => v.ready)).then(() => {
+    viewers.dataset.classesKept ??= keptIds(exam.components ?? []).join(',')
+  })
   let busy = false
 
   const draw = (): void => {
@@ -108,6 +137,7 @@ export async function dwiView(view: HTMLElement, patient: string, date: string):
       ctx.fillText(text, x, y)
     }
     canvas.dataset.kept = keptIds(exam.components ?? []).join(',')
+    performance.mark('tb:mip-drawn')
   }
 
   const loadOverlay = async (): Promise<void> => {
@@ -134,6 +164,16 @@ export async function dwiView(view: HTMLElement, patient: string, date: string):
       { class: 'components' }))
   }
 
+  // the three planes show the curated classes too: loaded a moment after the last change
+  // (a new upload recomputes NiiVue's textures, ~0.3 s without a GPU; a reader's next
+  // click within that moment postpones it instead of waiting for it)
+  const reloadClasses = (): void => {
+    const kept = keptIds(exam.components ?? []).join(',')
+    void Promise.all(open.map((v) => v.replaceTopLayer(classesOverlay(volumes('classes'))))).then(() => {
+      viewers.dataset.classesKept = kept
+    })
+  }
+
   const toggle = async (id: number): Promise<void> => {
     if (!editable || busy) return
     const rows: Row[] = exam.components ?? []
@@ -141,23 +181,32 @@ export async function dwiView(view: HTMLElement, patient: string, date: string):
     if (!row) return
     busy = true
     canvas.dataset.busy = 'true'
+    window.clearTimeout(classesTimer)
+    performance.mark('tb:change:start')
     status.textContent = `${row.kept ? 'Removing' : 'Keeping'} component ${id}…`
     try {
       const body = row.kept ? { remove: [id], version: curationVersion(exam) } : { keep: [id], version: curationVersion(exam) }
       const answer = await post<Row>(`${base}/components`, body)
+      performance.mark('tb:change:saved')
       volume.textContent = fmt(answer.total_diffusion_volume_ml, 1)
       volume.dataset.value = String(answer.total_diffusion_volume_ml)
       exam = answer.components ? { ...exam, ...answer } : await get<Row>(base)
       show()
+      performance.mark('tb:change:shown')
       await loadOverlay()
       status.textContent = `Component ${id} ${row.kept ? 'removed' : 'kept'}.`
+      classesTimer = window.setTimeout(reloadClasses, CLASSES_RELOAD_DELAY_MS)
     } catch (error) {
       status.textContent = error instanceof Error ? error.message : String(error)
       status.classList.add('error')
-      try { exam = await get<Row>(base); show(); await loadOverlay() } catch { /* keep the message */ }
+      try {
+        exam = await get<Row>(base); show(); await loadOverlay()
+        classesTimer = window.setTimeout(reloadClasses, CLASSES_RELOAD_DELAY_MS)
+      } catch { /* keep the message */ }
     } finally {
       busy = false
       canvas.dataset.busy = 'false'
+      performance.mark('tb:change:done')
     }
   }
 
@@ -172,13 +221,6 @@ export async function dwiView(view: HTMLElement, patient: string, date: string):
   })
   mip.addEventListener('load', draw)
   show()
-  await loadOverlay()
-
-  const volumes = (name: string): string => `${base}/volumes/${name}.nii.gz`
-  const open: Viewer[] = [
-    volumeViewer(viewers, 'Computed high-b image with the classes', [{ url: volumes('computed_b'), colormap: 'gray' }, classesOverlay(volumes('classes'))]),
-    volumeViewer(viewers, 'ADC (µm²/s) with the classes', [{ url: volumes('adc'), colormap: 'gray', cal_min: 0, cal_max: 3000 }, classesOverlay(volumes('classes'))]),
-  ]
-  void Promise.all(open.map((v) => v.ready)).then(() => { view.dataset.viewersReady = 'true' })
-  return () => { for (const v of open) v.dispose() }
+  draw()
+  return dispose
 }
