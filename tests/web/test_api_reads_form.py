@@ -139,3 +139,28 @@ def test_sign_off_freezes_the_pdf_and_a_later_sign_is_a_new_version(
         ("1", "2", "ada"),
         (None, "1", "ada"),
     ]
+
+
+def test_the_next_board_date_is_set_by_a_reader_audited_and_shown_on_the_worklist(
+    app: Any,
+) -> None:
+    url = f"/api/patients/{PATIENT}/board-date"
+    with TestClient(app) as client:
+        csrf = sign_in(client, "ada")
+        assert client.get("/api/worklist").json()["patients"][0]["next_board_date"] is None
+        # without the CSRF header: refused, nothing changed
+        assert client.put(url, json={"date": "2025-03-04"}).status_code == 403
+        done = client.put(url, json={"date": "2025-03-04"}, headers={"X-CSRF-Token": csrf})
+        assert done.status_code == 200 and done.json()["changed"] is True
+        shown = client.get("/api/worklist").json()["patients"]
+        assert [(p["patient_id"], p["next_board_date"]) for p in shown] == [(PATIENT, "2025-03-04")]
+        bad = client.put(url, json={"date": "2025-02-30"}, headers={"X-CSRF-Token": csrf})
+        assert bad.status_code in (400, 422)
+        changes = client.get("/api/audit", params={"patient": PATIENT}).json()["changes"]
+        dated = [c for c in changes if c["field"] == "next_board_date"]
+        assert [(c["old"], c["new"], c["author"]) for c in dated] == [(None, "2025-03-04", "ada")]
+    with TestClient(app) as viewer:
+        csrf = sign_in(viewer, "vera")
+        refused = viewer.put(url, json={"date": None}, headers={"X-CSRF-Token": csrf})
+        assert refused.status_code == 403
+        assert viewer.get("/api/worklist").json()["patients"][0]["next_board_date"] == "2025-03-04"
