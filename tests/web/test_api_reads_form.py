@@ -164,3 +164,46 @@ def test_the_next_board_date_is_set_by_a_reader_audited_and_shown_on_the_worklis
         refused = viewer.put(url, json={"date": None}, headers={"X-CSRF-Token": csrf})
         assert refused.status_code == 403
         assert viewer.get("/api/worklist").json()["patients"][0]["next_board_date"] == "2025-03-04"
+
+
+def test_a_second_reader_saving_over_changed_reads_is_refused_and_loses_nothing(app: Any) -> None:
+    url = f"/api/patients/{PATIENT}/lesions"
+    with TestClient(app) as first, TestClient(app) as second:
+        csrf_a, csrf_b = sign_in(first, "ada"), sign_in(second, "bob")
+        _target(first, csrf_a, "liver-1")
+        # both readers load the reads at the same version
+        seen = first.get(url).json()["version"]
+        assert seen > 0 and second.get(url).json()["version"] == seen
+        measure = {"label": "liver-1", "exam": WEEK12, "version": seen}
+        saved = first.post(
+            f"{url}/measure",
+            json={**measure, "values": [{"quantity": "longest_diameter_mm", "text": "21"}]},
+            headers={"X-CSRF-Token": csrf_a},
+        )
+        assert saved.status_code == 200, saved.text
+        # the second reader saves over reads that changed since: refused, one clear line
+        stale = second.post(
+            f"{url}/measure",
+            json={**measure, "values": [{"quantity": "longest_diameter_mm", "text": "25"}]},
+            headers={"X-CSRF-Token": csrf_b},
+        )
+        assert stale.status_code == 409
+        detail = stale.json()["detail"]
+        assert "changed since you loaded them" in detail and "ada" in detail
+        assert "\n" not in detail
+        # nothing was lost or overwritten: the first reader's 21 mm stands
+        rows = second.get(url).json()
+        sizes = {(r["date"], r["lesion_id"]): r.get("longest_diameter_mm") for r in rows["rows"]}
+        assert sizes[(WEEK12, "liver-1")] == "21"
+        # after reloading, the second reader's save goes through
+        again = second.post(
+            f"{url}/measure",
+            json={
+                **measure,
+                "version": rows["version"],
+                "values": [{"quantity": "longest_diameter_mm", "text": "25"}],
+            },
+            headers={"X-CSRF-Token": csrf_b},
+        )
+        assert again.status_code == 200, again.text
+        assert second.get(url).json()["version"] > rows["version"]

@@ -222,8 +222,9 @@ def create_app(
     @app.exception_handler(TumorboardError)
     async def bad_input(_request: Request, exc: TumorboardError) -> JSONResponse:
         from tumorboard.workflow.dwi_curation import StaleCuration
+        from tumorboard.workflow.lesion_edits import StaleReads
 
-        status = 409 if isinstance(exc, StaleCuration) else 400
+        status = 409 if isinstance(exc, StaleCuration | StaleReads) else 400
         return EscapedJSONResponse({"detail": _one_line(exc)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)

@@ -21,6 +21,10 @@ router = APIRouter(prefix="/api")
 _TEXT = Field(min_length=1, max_length=200)
 
 
+#: The reads version the editor loaded (``GET …/lesions``); a stale one is refused (409).
+_VERSION = Field(default=None, ge=0)
+
+
 class NumberIn(BaseModel):
     """One number of a read: quantity, the number as typed, and its unit if not a table column."""
 
@@ -39,6 +43,7 @@ class LesionAdd(BaseModel):
     exam: str | None = Field(default=None, max_length=10)
     values: list[NumberIn] = Field(default_factory=list, max_length=50)
     modality: str | None = Field(default=None, max_length=32)
+    version: int | None = _VERSION
 
 
 class LesionNew(BaseModel):
@@ -51,6 +56,7 @@ class LesionNew(BaseModel):
     values: list[NumberIn] = Field(default_factory=list, max_length=50)
     equivocal: bool = False
     modality: str | None = Field(default=None, max_length=32)
+    version: int | None = _VERSION
 
 
 class LesionMeasure(BaseModel):
@@ -61,6 +67,7 @@ class LesionMeasure(BaseModel):
     values: list[NumberIn] = Field(default_factory=list, max_length=50)
     status: str | None = Field(default=None, max_length=32)
     modality: str | None = Field(default=None, max_length=32)
+    version: int | None = _VERSION
 
 
 class LesionRename(BaseModel):
@@ -68,6 +75,7 @@ class LesionRename(BaseModel):
 
     label: str = _TEXT
     new_label: str = _TEXT
+    version: int | None = _VERSION
 
 
 class LesionNotEvaluable(BaseModel):
@@ -76,6 +84,7 @@ class LesionNotEvaluable(BaseModel):
     label: str = _TEXT
     exam: str = Field(min_length=10, max_length=10)
     modality: str | None = Field(default=None, max_length=32)
+    version: int | None = _VERSION
 
 
 def _values(numbers: list[NumberIn]) -> list[Any]:
@@ -88,11 +97,14 @@ def _values(numbers: list[NumberIn]) -> list[Any]:
 def get_reads(patient_id: str, request: Request, _user: CurrentUser) -> dict[str, Any]:
     """The patient's reads as rows of the ``assess`` measurement table."""
     from tumorboard.web.record_views import patient_by_key
+    from tumorboard.workflow.lesion_edits import reads_version
     from tumorboard.workflow.lesion_reads import measurement_rows
 
     with request.app.state.workspace.session() as session:
-        rows, fields = measurement_rows(session, patient_by_key(session, patient_id))
-    return {"fields": fields, "rows": rows}
+        patient = patient_by_key(session, patient_id)
+        rows, fields = measurement_rows(session, patient)
+        version = reads_version(session, patient)
+    return {"fields": fields, "rows": rows, "version": version}
 
 
 @router.get("/patients/{patient_id}/lesions/history")
@@ -106,66 +118,70 @@ def get_history(patient_id: str, request: Request, _user: CurrentUser) -> dict[s
 @router.post("/patients/{patient_id}/lesions")
 def add(patient_id: str, body: LesionAdd, request: Request, user: Reader) -> dict[str, Any]:
     """Add a baseline lesion, optionally read at an exam."""
-    from tumorboard.workflow.lesion_edits import add_lesion
+    from tumorboard.workflow.lesion_edits import add_lesion, expecting_reads_version
 
-    return add_lesion(
-        request.app.state.workspace,
-        patient_id,
-        body.label,
-        organ=body.organ,
-        role=body.role,
-        author=user.name,
-        is_node=body.is_node,
-        exam=body.exam,
-        values=_values(body.values),
-        modality=body.modality,
-    ).as_dict()
+    with expecting_reads_version(body.version):
+        return add_lesion(
+            request.app.state.workspace,
+            patient_id,
+            body.label,
+            organ=body.organ,
+            role=body.role,
+            author=user.name,
+            is_node=body.is_node,
+            exam=body.exam,
+            values=_values(body.values),
+            modality=body.modality,
+        ).as_dict()
 
 
 @router.post("/patients/{patient_id}/lesions/new")
 def add_new(patient_id: str, body: LesionNew, request: Request, user: Reader) -> dict[str, Any]:
     """Record a lesion first seen at a follow-up exam."""
-    from tumorboard.workflow.lesion_edits import add_new_lesion
+    from tumorboard.workflow.lesion_edits import add_new_lesion, expecting_reads_version
 
-    return add_new_lesion(
-        request.app.state.workspace,
-        patient_id,
-        body.label,
-        body.exam,
-        organ=body.organ,
-        author=user.name,
-        is_node=body.is_node,
-        values=_values(body.values),
-        equivocal=body.equivocal,
-        modality=body.modality,
-    ).as_dict()
+    with expecting_reads_version(body.version):
+        return add_new_lesion(
+            request.app.state.workspace,
+            patient_id,
+            body.label,
+            body.exam,
+            organ=body.organ,
+            author=user.name,
+            is_node=body.is_node,
+            values=_values(body.values),
+            equivocal=body.equivocal,
+            modality=body.modality,
+        ).as_dict()
 
 
 @router.post("/patients/{patient_id}/lesions/measure")
 def measure(patient_id: str, body: LesionMeasure, request: Request, user: Reader) -> dict[str, Any]:
     """Record numbers (and optionally the status) of a lesion at an exam."""
-    from tumorboard.workflow.lesion_edits import measure_lesion
+    from tumorboard.workflow.lesion_edits import expecting_reads_version, measure_lesion
 
-    return measure_lesion(
-        request.app.state.workspace,
-        patient_id,
-        body.label,
-        body.exam,
-        _values(body.values),
-        author=user.name,
-        status=body.status,
-        modality=body.modality,
-    ).as_dict()
+    with expecting_reads_version(body.version):
+        return measure_lesion(
+            request.app.state.workspace,
+            patient_id,
+            body.label,
+            body.exam,
+            _values(body.values),
+            author=user.name,
+            status=body.status,
+            modality=body.modality,
+        ).as_dict()
 
 
 @router.post("/patients/{patient_id}/lesions/rename")
 def rename(patient_id: str, body: LesionRename, request: Request, user: Reader) -> dict[str, Any]:
     """Give a lesion a new label."""
-    from tumorboard.workflow.lesion_edits import rename_lesion
+    from tumorboard.workflow.lesion_edits import expecting_reads_version, rename_lesion
 
-    return rename_lesion(
-        request.app.state.workspace, patient_id, body.label, body.new_label, author=user.name
-    ).as_dict()
+    with expecting_reads_version(body.version):
+        return rename_lesion(
+            request.app.state.workspace, patient_id, body.label, body.new_label, author=user.name
+        ).as_dict()
 
 
 @router.post("/patients/{patient_id}/lesions/ne")
@@ -173,13 +189,14 @@ def not_evaluable(
     patient_id: str, body: LesionNotEvaluable, request: Request, user: Reader
 ) -> dict[str, Any]:
     """Mark a lesion not evaluable (NE) at an exam."""
-    from tumorboard.workflow.lesion_edits import mark_not_evaluable
+    from tumorboard.workflow.lesion_edits import expecting_reads_version, mark_not_evaluable
 
-    return mark_not_evaluable(
-        request.app.state.workspace,
-        patient_id,
-        body.label,
-        body.exam,
-        author=user.name,
-        modality=body.modality,
-    ).as_dict()
+    with expecting_reads_version(body.version):
+        return mark_not_evaluable(
+            request.app.state.workspace,
+            patient_id,
+            body.label,
+            body.exam,
+            author=user.name,
+            modality=body.modality,
+        ).as_dict()

@@ -39,9 +39,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -79,13 +81,16 @@ __all__ = [
     "READ_STATUSES",
     "EditRefused",
     "EditResult",
+    "StaleReads",
     "Value",
     "add_lesion",
     "add_new_lesion",
+    "expecting_reads_version",
     "lesion_history",
     "mark_not_evaluable",
     "measure_lesion",
     "merge_lesions",
+    "reads_version",
     "rename_lesion",
     "split_lesion",
 ]
@@ -774,12 +779,92 @@ def lesion_history(
 
 
 # ---------------------------------------------------------------- the editor
+#: The reads version the caller saw (:func:`expecting_reads_version`), or None: no check.
+_EXPECTED_VERSION: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "expected_reads_version", default=None
+)
+#: The tables whose changes make a patient's reads a new version.
+_READ_TABLES = ("lesions", "lesion_reads", "measurements")
+
+
+class StaleReads(EditRefused):
+    """The patient's reads changed since the editor saw them; nothing was changed."""
+
+
+def reads_version(session: Session, patient: Patient) -> int:
+    """The version of a patient's reads: the id of the newest change-log entry on them (0 if none).
+
+    Examples
+    --------
+    >>> workspace = _example_workspace()
+    >>> _ = rename_lesion(workspace, "P1", "L1", "liver-1", author="reader-a")
+    >>> with workspace.session() as session:
+    ...     reads_version(session, session.scalars(select(Patient)).one()) > 0
+    True
+    >>> workspace.close()
+    """
+    from sqlalchemy import func
+
+    newest = session.scalar(
+        select(func.max(ChangeLogEntry.id)).where(
+            ChangeLogEntry.patient_id == patient.id,
+            ChangeLogEntry.table_name.in_(_READ_TABLES),
+        )
+    )
+    return int(newest or 0)
+
+
+@contextlib.contextmanager
+def expecting_reads_version(version: int | None) -> Iterator[None]:
+    """Refuse the edits made inside unless the patient's reads are still at ``version``.
+
+    The check runs in the edit's own transaction (optimistic concurrency: a
+    second reader saving over reads that changed since they loaded them gets
+    :class:`StaleReads` and nothing is written). ``None`` checks nothing.
+
+    Examples
+    --------
+    >>> workspace = _example_workspace()
+    >>> with workspace.session() as session:
+    ...     seen = reads_version(session, session.scalars(select(Patient)).one())
+    >>> rename_lesion(workspace, "P1", "L1", "liver-1", author="dr-a").lesions
+    ['liver-1']
+    >>> with expecting_reads_version(seen):
+    ...     rename_lesion(workspace, "P1", "L2", "liver-2", author="dr-b")
+    Traceback (most recent call last):
+    ...
+    tumorboard.workflow.lesion_edits.StaleReads: the lesion reads changed since you loaded them ...
+    >>> workspace.close()
+    """
+    token = _EXPECTED_VERSION.set(version)
+    try:
+        yield
+    finally:
+        _EXPECTED_VERSION.reset(token)
+
+
 def _run(workspace: Workspace, patient_key: str, author: str, edit: Callable[[_Editor], _T]) -> _T:
     """Run ``edit`` in one transaction; refuse it if the reads would break a table rule."""
     author = _check_text(author, "--author")
     try:
         with workspace.session() as session:
             patient = _patient(session, patient_key)
+            expected = _EXPECTED_VERSION.get()
+            if expected is not None and reads_version(session, patient) != expected:
+                newest = session.scalars(
+                    select(ChangeLogEntry)
+                    .where(
+                        ChangeLogEntry.patient_id == patient.id,
+                        ChangeLogEntry.table_name.in_(_READ_TABLES),
+                    )
+                    .order_by(ChangeLogEntry.id.desc())
+                    .limit(1)
+                ).one()
+                raise StaleReads(
+                    f"the lesion reads changed since you loaded them (by {newest.author} at "
+                    f"{_utc(newest.changed_at):%Y-%m-%d %H:%M} UTC); nothing was saved: reload "
+                    "and edit again"
+                )
             editor = _Editor(session, patient, author)
             valid_before = _table_error(session, patient) is None
             result = edit(editor)

@@ -31,8 +31,12 @@ export async function readsView(view: HTMLElement, patient: string): Promise<() 
   view.append(h('h1', {}, 'Lesion reads'))
   const list = h('div', { id: 'reads' })
   const status = h('p', { id: 'read-status', role: 'status' })
+  // the reads version this page shows: a save over reads changed since is refused (409)
+  let version = 0
   const refresh = async (): Promise<void> => {
-    const rows = listOf<Row>(await get(`${base}/lesions`), 'rows')
+    const reads = await get<Row>(`${base}/lesions`)
+    version = Number(reads.version ?? 0)
+    const rows = listOf<Row>(reads, 'rows')
     clear(list, table(['Lesion', 'Organ', 'Role', 'Exam', 'Timepoint', 'Modality', 'Status', 'Longest diameter (mm)', 'SULpeak'],
       rows.map((r) => [
         h('span', { class: 'lesion-name' }, String(r.lesion_id ?? '')), fmt(r.organ), fmt(r.role),
@@ -75,9 +79,13 @@ export async function readsView(view: HTMLElement, patient: string): Promise<() 
     const [route, body] = readRequest(action.value, {
       label: label.value, organ: organ.value, role: role.value, exam: exam.value, modality: modality.value, diameter: diameter.value,
     })
-    post<Row>(`${base}/lesions${route}`, body)
+    post<Row>(`${base}/lesions${route}`, { ...body, version })
       .then(async () => { status.textContent = 'Saved.'; await refresh() })
-      .catch((error: Error) => { status.textContent = error.message })
+      .catch(async (error: Error) => {
+        // show the server's one line; reload the reads so the next save is against them
+        await refresh().catch(() => undefined)
+        status.textContent = error.message
+      })
   })
   view.append(form)
   return () => viewer?.dispose()
