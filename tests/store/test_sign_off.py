@@ -97,3 +97,25 @@ def test_sign_refuses_an_unknown_patient_and_an_empty_signer(board: Path, capsys
     assert "must not be empty" in capsys.readouterr().err
     assert main(["sign", "--workspace", str(board), "DWI-001", "--list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["versions"] == []
+
+
+def test_case_facts_entered_by_command_join_the_guide_to_the_form(
+    board: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    facts = tmp_path / "FACTS.json"
+    facts.write_text('{"primary_site": "pancreas", "ki67_pct": 12, "mitoses_per_2mm2": 3}')
+    assert main(["facts", "--workspace", str(board), "DWI-001", str(facts), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"keys": 3}
+    out = tmp_path / "report"
+    assert main(["report", "--workspace", str(board), "DWI-001", "--out", str(out)]) == 0
+    form = json.loads((out / "crf.json").read_text())
+    # Ki-67 12 % is G2 (WHO: 3-20 %); the guide of the entered facts is on the form
+    assert form["guide"]["who_grade"] == "G2"
+    assert "G2" in (out / "crf.html").read_text()
+    # facts the guide refuses are refused in one line and nothing is kept
+    facts.write_text('{"primary_site": "moon", "ki67_pct": 12}')
+    assert main(["facts", "--workspace", str(board), "DWI-001", str(facts)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "primary_site" in err
+    assert main(["facts", "--workspace", str(board), "NOBODY", str(facts)]) == 1
+    assert "no patient" in capsys.readouterr().err

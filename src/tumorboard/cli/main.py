@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "radiomics",
     "export",
     "sign",
+    "facts",
     "web",
     "phantom",
 )

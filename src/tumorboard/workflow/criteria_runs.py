@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 
 from tumorboard.criteria.engine import ALL_CRITERIA
 from tumorboard.errors import TumorboardError
-from tumorboard.store.models import Analysis, Assessment, CaseFacts, Exam, Patient
+from tumorboard.store.models import Analysis, Assessment, Exam, Patient
 from tumorboard.store.workspace import Workspace
+from tumorboard.workflow.case_facts import latest_case_facts
 from tumorboard.workflow.lesion_reads import measurement_rows, timepoint_label
 from tumorboard.workflow.timeline import responses_from_rows
 
@@ -142,11 +143,7 @@ def record_jobs(workspace: Workspace, patient_id: int) -> list[RecordJob]:
         if patient is None:
             raise TumorboardError(f"run: no patient {patient_id} in workspace {workspace.root}")
         rows, fields = measurement_rows(session, patient)
-        facts = session.scalars(
-            select(CaseFacts.facts)
-            .where(CaseFacts.patient_id == patient_id)
-            .order_by(CaseFacts.created_at.desc(), CaseFacts.id.desc())
-        ).first()
+        facts = latest_case_facts(session, patient_id)
     jobs = []
     if rows:
         jobs.append(

@@ -164,6 +164,7 @@ def write_record_report(
         Unknown patient, or a patient with neither reads nor analyses.
     """
     from tumorboard.store.models import Analysis, AnalysisOutput, Patient, TherapyLine
+    from tumorboard.workflow.case_facts import latest_case_facts
     from tumorboard.workflow.lesion_reads import measurement_rows
     from tumorboard.workflow.timeline import patient_timeline
 
@@ -180,6 +181,7 @@ def write_record_report(
         ).first()
         info = _patient_info(patient, line, deidentify)
         rows, fields = measurement_rows(session, patient)
+        facts = latest_case_facts(session, patient.id)
         analyses = list(
             session.execute(
                 select(Analysis.id, Analysis.kind, Analysis.result)
@@ -211,12 +213,19 @@ def write_record_report(
             "report: the patient has no lesion reads and no analyses (run 'tumorboard lesion "
             "import' or 'tumorboard run' first)"
         )
+    guide = None
+    if facts is not None:  # the reading guide of the newest case facts joins the form
+        from tumorboard.workflow.criteria_runs import guide_result
+
+        guide = guide_result(facts)
     cohort = parse_measurement_rows(rows, fields) if rows else []
     criteria = choose_criteria(cohort, info.drug_class)
     cases = [PatientCase(series, assess_patient(series, criteria)) for series in cohort]
     wbdwi_rows = dwi_form_rows([summary for _, summary in dwi]) or None
     disclosure = Disclosure(deidentify=deidentify, salt=salt)
-    write_assessment_outputs(staging, cases, info, criteria, disclosure, wbdwi_rows=wbdwi_rows)
+    write_assessment_outputs(
+        staging, cases, info, criteria, disclosure, guide=guide, wbdwi_rows=wbdwi_rows
+    )
     timeline = patient_timeline(workspace, patient_key)
     if deidentify:  # the same de-identifier as the form's (and every export's)
         from tumorboard.privacy import Deidentifier, Identity
