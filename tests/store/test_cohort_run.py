@@ -147,6 +147,14 @@ def test_cohort_analyse_wbdwi_response_gives_the_volume_change_of_each_patient(
     error = capsys.readouterr().err.strip()
     assert "--follow-up" in error and "\n" not in error
     assert not (tmp_path / "bad").exists()
+    # --force never replaces the workspace it reads, nor a folder inside it
+    before = sorted(p.name for p in board.iterdir())
+    for out in (board, board / "objects"):
+        over = ["--question", "wbdwi-response", "--out", str(out), "--force"]
+        assert main(["cohort", "analyse", "--workspace", str(board), *over]) == 1
+        assert capsys.readouterr().err.count("\n") == 1
+    assert sorted(p.name for p in board.iterdir()) == before
+    assert main(["timeline", "--workspace", str(board), "DWI-101", "--json"]) == 0
 
 
 def test_a_task_whose_worker_is_killed_mid_analysis_is_retried_and_completes(

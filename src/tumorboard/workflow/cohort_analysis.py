@@ -558,7 +558,9 @@ def analyse_cohort(
 
     if question not in QUESTIONS:
         raise InputError(f"--question must be one of {', '.join(QUESTIONS)}, got {question!r}")
-    check_output_path(out, force)
+    # the workspace is an input: --out must never replace it or a folder around it
+    inputs = [Path(workspace.root)]
+    check_output_path(out, force, inputs=inputs, directory=True)
     follow_up = follow_up or FollowUp()
     if question == "prrt-perfusion":
         rows, excluded = perfusion_rows(workspace, patient_keys, follow_up)
@@ -567,7 +569,7 @@ def analyse_cohort(
         rows, excluded = _wbdwi_rows(workspace, patient_keys, follow_up)
         summary = wbdwi_summary(rows, follow_up)
     summary["excluded"] = excluded
-    with output_directory(out, force) as staging:
+    with output_directory(out, force, inputs=inputs) as staging:
         write_json(staging / "summary.json", summary)
         if question == "prrt-perfusion":
             _write_table(staging, "lesions", rows)
