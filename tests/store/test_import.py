@@ -143,15 +143,15 @@ def test_a_failed_import_leaves_the_record_unchanged(
     workspace, study_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stored = []
-    original = workspace.objects.put_file
+    original = workspace.objects.put_file_bytes
 
-    def fail_after_ten(path: Path) -> str:
+    def fail_after_ten(data: bytes) -> str:
         if len(stored) == 10:
-            raise OSError(28, "No space left on device", str(path))
-        stored.append(path)
-        return original(path)
+            raise OSError(28, "No space left on device")
+        stored.append(data)
+        return original(data)
 
-    monkeypatch.setattr(workspace.objects, "put_file", fail_after_ten)
+    monkeypatch.setattr(workspace.objects, "put_file_bytes", fail_after_ten)
     with pytest.raises(OSError):
         import_paths(workspace, [study_dir])
     assert _count(workspace, Instance) == 0 and _count(workspace, Patient) == 0

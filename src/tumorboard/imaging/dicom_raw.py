@@ -152,7 +152,11 @@ class ParsedHeader:
 
 
 def read_header(
-    path: Path, size: int, what: str, caught: list[warnings.WarningMessage]
+    path: Path,
+    size: int,
+    what: str,
+    caught: list[warnings.WarningMessage],
+    data: bytes | None = None,
 ) -> ParsedHeader:
     """Parse a file's header: by the fast walker when it can, else by pydicom.
 
@@ -167,19 +171,28 @@ def read_header(
     caught : list of warnings.WarningMessage
         Where the caller records warnings; pydicom's "End of file" warning
         there means the file is truncated.
+    data : bytes, optional
+        The whole file, when the caller has read it already (the importer
+        reads each file once, to parse, hash and store it); then the fast
+        walker does not open the file again.
 
     Raises
     ------
     DicomError
         If the file is not DICOM or is truncated.
     """
-    return _fast_header(path, size, what) or _pydicom_header(path, what, caught)
+    return _fast_header(path, size, what, data) or _pydicom_header(path, what, caught)
 
 
-def _fast_header(path: Path, size: int, what: str) -> ParsedHeader | None:
+def _fast_header(
+    path: Path, size: int, what: str, whole: bytes | None = None
+) -> ParsedHeader | None:
     """Split a Part-10 Explicit/Implicit VR Little Endian header; None to let pydicom read it."""
-    with open_regular_file(path, what=what, error=DicomError) as handle:
-        data = handle.read(FAST_HEADER_BYTES)
+    if whole is not None:
+        data = whole[:FAST_HEADER_BYTES]
+    else:
+        with open_regular_file(path, what=what, error=DicomError) as handle:
+            data = handle.read(FAST_HEADER_BYTES)
     end = len(data)
     if end < 144 or data[128:132] != b"DICM":
         return None

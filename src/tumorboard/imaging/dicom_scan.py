@@ -237,7 +237,9 @@ def scan_dicom_folder(
     return series
 
 
-def read_slice_header(path: str | os.PathLike[str], *, what: str = "file") -> DicomSlice:
+def read_slice_header(
+    path: str | os.PathLike[str], *, what: str = "file", data: bytes | None = None
+) -> DicomSlice:
     """Parse one file's header into a :class:`DicomSlice`.
 
     Parameters
@@ -246,6 +248,10 @@ def read_slice_header(path: str | os.PathLike[str], *, what: str = "file") -> Di
         The DICOM file.
     what : str
         Prefix of messages, e.g. ``"DICOM folder X: file"``.
+    data : bytes, optional
+        The file's whole content, when the caller has read it already from
+        a regular file (the importer: one read per file to parse, hash and
+        store it); the file is then not opened again.
 
     Raises
     ------
@@ -254,23 +260,30 @@ def read_slice_header(path: str | os.PathLike[str], *, what: str = "file") -> Di
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        return _guarded_read(Path(path), what, caught)
+        return _guarded_read(Path(path), what, caught, data)
 
 
-def _guarded_read(path: Path, what: str, caught: list[warnings.WarningMessage]) -> DicomSlice:
+def _guarded_read(
+    path: Path, what: str, caught: list[warnings.WarningMessage], data: bytes | None = None
+) -> DicomSlice:
     del caught[:]
     try:
-        return _read_slice_header(path, what, caught)
+        return _read_slice_header(path, what, caught, data)
     except TumorboardError:
         raise
     except Exception as exc:  # pydicom raises many types on malformed files
         raise DicomError(f"{what} {path} cannot be read ({failure_reason(exc)})") from None
 
 
-def _read_slice_header(path: Path, what: str, caught: list[warnings.WarningMessage]) -> DicomSlice:
-    check_regular_file(path, what=what, error=DicomError)  # a FIFO or device never reaches open()
-    size = path.stat().st_size
-    parsed = read_header(path, size, what, caught)
+def _read_slice_header(
+    path: Path, what: str, caught: list[warnings.WarningMessage], data: bytes | None
+) -> DicomSlice:
+    if data is None:
+        check_regular_file(path, what=what, error=DicomError)  # a FIFO never reaches open()
+        size = path.stat().st_size
+    else:
+        size = len(data)
+    parsed = read_header(path, size, what, caught, data)
     header = parsed.header
     has_pixels = parsed.pixel_tag is not None
     if not has_pixels:

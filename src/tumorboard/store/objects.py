@@ -103,23 +103,7 @@ class ObjectStore:
         with open(source, "rb", buffering=0) as handle:
             data = handle.read(SMALL_FILE_BYTES + 1)
             if len(data) <= SMALL_FILE_BYTES:
-                sha = hashlib.sha256(data).hexdigest()
-                final = self.path(sha)
-                if not final.exists():
-                    self._make_folder(final.parent)
-                    name = str(self.root / f"{_temporary_prefix()}{next(_NAMES)}")
-                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    try:
-                        with os.fdopen(fd, "wb", buffering=0) as sink:
-                            view = memoryview(data)
-                            while view:
-                                view = view[sink.write(view) or 0 :]
-                        os.replace(name, final)
-                    except BaseException:
-                        Path(name).unlink(missing_ok=True)
-                        raise
-                    self._unsynced = True
-                return sha
+                return self.put_file_bytes(data)
         digest = hashlib.sha256()
         handle_fd, name = tempfile.mkstemp(prefix=_temporary_prefix(), dir=self.root)
         try:
@@ -139,6 +123,41 @@ class ObjectStore:
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
+        return sha
+
+    def put_file_bytes(self, data: bytes) -> str:
+        """Store the content of a file the caller has read; return its SHA-256.
+
+        Like :meth:`put_file` for a small file (the importer reads each file
+        once, to parse its header and store it): written to a temporary file,
+        renamed to its digest (nothing is written when that object is already
+        stored) and flushed to disk at the next :meth:`sync`, not here.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = ObjectStore(Path(tempfile.mkdtemp()) / "objects")
+        >>> digest = store.put_file_bytes(b"DICM")
+        >>> store.path(digest).read_bytes(), store.put_file_bytes(b"DICM") == digest
+        (b'DICM', True)
+        """
+        sha = hashlib.sha256(data).hexdigest()
+        final = self.path(sha)
+        if final.exists():
+            return sha
+        self._make_folder(final.parent)
+        name = str(self.root / f"{_temporary_prefix()}{next(_NAMES)}")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb", buffering=0) as sink:
+                view = memoryview(data)
+                while view:
+                    view = view[sink.write(view) or 0 :]
+            os.replace(name, final)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        self._unsynced = True
         return sha
 
     def _make_folder(self, folder: Path) -> None:

@@ -25,22 +25,24 @@ import datetime as dt
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tumorboard.errors import TumorboardError
+from tumorboard.errors import DicomError, TumorboardError
 from tumorboard.imaging.dicom_raw import element_text
 from tumorboard.imaging.dicom_scan import DicomSlice, read_slice_header
 from tumorboard.imaging.diffusion_dicom import b_value_of
+from tumorboard.imaging.input_limits import open_regular_file
 from tumorboard.store.models import Exam, ImportedFile, Instance, Patient, Series, Study
+from tumorboard.store.objects import SMALL_FILE_BYTES
 from tumorboard.store.workspace import Workspace
 from tumorboard.workflow.dates import parse_dicom_date
 from tumorboard.workflow.input_files import (
@@ -55,8 +57,11 @@ __all__ = ["ImportSummary", "import_paths"]
 #: How files are named in the reader's messages.
 _WHAT = "import: file"
 
-#: Threads that copy files into the object store at once.
-_COPY_THREADS = 4
+#: Threads that write files into the object store beside the header parser.
+_COPY_THREADS = 1
+
+#: Bytes read ahead of the writer at most (one chunk; two are held at once).
+_CHUNK_BYTES = 64 << 20
 
 #: How many UIDs are looked up in one query.
 _LOOKUP_CHUNK = 500
@@ -149,15 +154,17 @@ def import_paths(
         stamps = {item.path: _stamp(item.path, prefix) for item in files}
         seen_before = _unchanged_files(workspace, [s for s in stamps.values() if s])
         to_read = [item for item in files if stamps[item.path] not in seen_before]
-        headers = _read_headers(to_read, summary, progress)
-        for attempt in range(2):
-            try:
-                _record(workspace, headers, stamps, summary)
-                break
-            except IntegrityError:
-                if attempt:  # pragma: no cover - a third writer in the same instant
-                    raise
-                summary.skipped_files = list(skipped)  # another import won a race: again
+        with ThreadPoolExecutor(max_workers=_COPY_THREADS) as pool:
+            headers, stored = _read_and_store(workspace, pool, to_read, summary, progress)
+            unreadable = list(summary.skipped_files)
+            for attempt in range(2):
+                try:
+                    _record(workspace, headers, stored, stamps, summary)
+                    break
+                except IntegrityError:
+                    if attempt:  # pragma: no cover - a third writer in the same instant
+                        raise
+                    summary.skipped_files = list(unreadable)  # another import won a race: again
         summary.duplicates += len(files) - len(to_read)
     return summary
 
@@ -198,20 +205,120 @@ def _unchanged_files(workspace: Workspace, stamps: list[_Stamp]) -> set[_Stamp]:
     return found
 
 
-def _read_headers(
-    files: list[Any], summary: ImportSummary, progress: Callable[[int, int], None] | None
-) -> list[tuple[DicomSlice, Any]]:
-    headers = []
-    for done, item in enumerate(files, start=1):
+@dataclass
+class _Header:
+    """One readable file: its header, its input entry and the record's texts."""
+
+    slice: DicomSlice
+    item: Any
+    text: dict[str, str | None]
+
+
+def _read_and_store(
+    workspace: Workspace,
+    pool: ThreadPoolExecutor,
+    files: list[Any],
+    summary: ImportSummary,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[_Header], dict[Path, Future[str]]]:
+    """Read every file once: parse its header and, overlapping that, store the new ones.
+
+    Files are read in chunks (at most :data:`_LOOKUP_CHUNK` files or
+    :data:`_CHUNK_BYTES` bytes). Each file is read whole once (up to
+    :data:`~tumorboard.store.objects.SMALL_FILE_BYTES`, every DICOM slice):
+    its header is parsed from those bytes here, and when it carries the UIDs
+    a record needs and its SOPInstanceUID is not recorded yet (one query per
+    chunk), the same bytes go to the writer thread, which hashes and writes
+    them while the next chunk is parsed. Reading a file once instead of twice
+    and writing on one thread beside the parser, not four, halved this step:
+    more writer threads only queued on the GIL and on the file system's
+    directory locks (``benchmarks/bench_import.py``). At most two chunks of
+    bytes are held at once. Which rows are written is decided again inside
+    the recording transaction (:func:`_record`), which stores any file the
+    look-up here did not.
+
+    Returns
+    -------
+    headers : list of _Header
+        The files that are DICOM, in input order (skipped ones are in ``summary``).
+    stored : dict
+        Path to the future digest of each file handed to the writer.
+    """
+    headers: list[_Header] = []
+    stored: dict[Path, Future[str]] = {}
+    offered: set[str] = set()
+    previous: list[Future[str]] = []
+    done = 0
+    for chunk_files in _chunks(files):
+        chunk: list[tuple[_Header, bytes | None]] = []
+        for item in chunk_files:
+            done += 1
+            try:
+                data = _read_small_file(item.path)
+                header = read_slice_header(item.path, what=_WHAT, data=data)
+            except TumorboardError as exc:
+                summary.skipped_files.append(SkippedFile(item.shown_as, _reason(exc, item.path)))
+            else:
+                text = {key: element_text(header.header, tag) for key, tag in _TAGS.items()}
+                chunk.append((_Header(header, item, text), data))
+            if progress is not None:
+                progress(done, len(files))
+        headers.extend(found for found, _ in chunk)
+        complete = [(h, data) for h, data in chunk if not _missing_uids(h)]
+        with workspace.session() as session:
+            uids = [h.text["sop_uid"] or "" for h, _ in complete]
+            known = _existing_instances(session, uids)
+        for future in previous:  # bounds the bytes held to two chunks
+            future.result()
+        previous = []
+        for found, data in complete:
+            uid = found.text["sop_uid"] or ""
+            if uid in known or uid in offered:
+                continue
+            offered.add(uid)
+            path = found.item.path
+            if data is None:
+                future = pool.submit(workspace.objects.put_file, path)
+            else:
+                future = pool.submit(workspace.objects.put_file_bytes, data)
+            stored[path] = future
+            previous.append(future)
+    return headers, stored
+
+
+def _chunks(files: list[Any]) -> Iterator[list[Any]]:
+    """Consecutive files, at most :data:`_LOOKUP_CHUNK` or about :data:`_CHUNK_BYTES` a chunk."""
+    chunk: list[Any] = []
+    size = 0
+    for item in files:
+        chunk.append(item)
         try:
-            header = read_slice_header(item.path, what=_WHAT)
-        except TumorboardError as exc:
-            summary.skipped_files.append(SkippedFile(item.shown_as, _reason(exc, item.path)))
-        else:
-            headers.append((header, item))
-        if progress is not None:
-            progress(done, len(files))
-    return headers
+            size += os.stat(item.path).st_size
+        except OSError:
+            pass  # the reader reports it
+        if len(chunk) >= _LOOKUP_CHUNK or size >= _CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _read_small_file(path: Path) -> bytes | None:
+    """The whole file when it is small enough to hold (None: read it by path)."""
+    with open_regular_file(path, what=_WHAT, error=DicomError) as handle:
+        try:
+            data = handle.read(SMALL_FILE_BYTES + 1)
+        except OSError as exc:
+            raise DicomError(f"{_WHAT} {path} cannot be read ({exc.strerror})") from None
+    return data if len(data) <= SMALL_FILE_BYTES else None
+
+
+def _missing_uids(header: _Header) -> list[str]:
+    """The record's required UIDs that the file lacks (keys of :data:`_KEYWORDS`)."""
+    missing = [k for k in ("patient_id", "study_uid", "sop_uid") if not header.text[k]]
+    if not header.slice.series_instance_uid:
+        missing.append("series_uid")
+    return missing
 
 
 def _reason(exc: BaseException, path: Path) -> str:
@@ -238,25 +345,20 @@ def _existing_instances(session: Session, uids: list[str]) -> set[str]:
 
 def _record(
     workspace: Workspace,
-    headers: list[tuple[DicomSlice, Any]],
+    headers: list[_Header],
+    stored: dict[Path, Future[str]],
     stamps: dict[Path, _Stamp | None],
     summary: ImportSummary,
 ) -> None:
     with workspace.session() as session:
-        texts = [
-            {key: element_text(header.header, tag) for key, tag in _TAGS.items()}
-            for header, _ in headers
-        ]
-        known = _existing_instances(session, [t["sop_uid"] or "" for t in texts])
+        known = _existing_instances(session, [h.text["sop_uid"] or "" for h in headers])
         new: list[_FileFacts] = []
         seen: set[str] = set()
         recorded: dict[str, tuple[_Stamp, str]] = {}
-        pending: list[tuple[DicomSlice, Any, dict[str, str | None], _Stamp | None]] = []
         duplicates = 0
-        for (header, item), text in zip(headers, texts, strict=True):
-            missing = [k for k in ("patient_id", "study_uid", "sop_uid") if not text[k]]
-            if not header.series_instance_uid:
-                missing.append("series_uid")
+        for found in headers:
+            item, text = found.item, found.text
+            missing = _missing_uids(found)
             if missing:
                 reason = "DICOM without " + ", ".join(_KEYWORDS[k] for k in missing)
                 summary.skipped_files.append(SkippedFile(item.shown_as, reason))
@@ -269,11 +371,10 @@ def _record(
                 duplicates += 1
                 continue
             seen.add(uid)
-            pending.append((header, item, text, stamp))
-        digests = _store_files(workspace, [item.path for _, item, _, _ in pending])
-        for (header, item, text, stamp), sha in zip(pending, digests, strict=True):
+            copy = stored.get(item.path)
+            sha = copy.result() if copy is not None else workspace.objects.put_file(item.path)
             size = stamp.size_bytes if stamp else _size(item.path)
-            new.append(_FileFacts(header, sha, size, text, _b_value(header)))
+            new.append(_FileFacts(found.slice, sha, size, text, _b_value(found.slice)))
         summary.duplicates = duplicates
         summary.files = len(new)
         touched = _write_rows(session, new)
@@ -282,47 +383,49 @@ def _record(
         workspace.objects.sync()  # the objects are on disk before the rows naming them
 
 
-def _store_files(workspace: Workspace, paths: list[Path]) -> list[str]:
-    """Copy files into the object store; return their digests, in order.
-
-    Copying and hashing release the GIL, so a few threads overlap the reads
-    and writes of different files.
-    """
-    if len(paths) < 2 * _COPY_THREADS:
-        return [workspace.objects.put_file(path) for path in paths]
-    with ThreadPoolExecutor(max_workers=_COPY_THREADS) as pool:
-        return list(pool.map(workspace.objects.put_file, paths))
-
-
 def _size(path: Path) -> int:
     return os.stat(path).st_size
 
 
 def _remember_files(session: Session, recorded: dict[str, tuple[_Stamp, str]]) -> None:
-    """Insert or refresh the stamps of the files read by this import."""
+    """Insert or refresh the stamps of the files read by this import.
+
+    New stamps go in with one multi-row ``INSERT`` (an ORM object per file
+    made this a tenth of a 10,000-file import); the few that changed are
+    updated one by one.
+    """
     keys = list(recorded)
-    existing: dict[str, ImportedFile] = {}
+    existing: dict[str, tuple[int, int, str]] = {}
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         chunk = keys[start : start + _LOOKUP_CHUNK]
-        query = select(ImportedFile).where(ImportedFile.path_sha256.in_(chunk))
-        existing.update((found.path_sha256, found) for found in session.scalars(query))
+        query = select(
+            ImportedFile.path_sha256,
+            ImportedFile.size_bytes,
+            ImportedFile.mtime_ns,
+            ImportedFile.sop_instance_uid,
+        ).where(ImportedFile.path_sha256.in_(chunk))
+        for key, size, mtime, uid in session.execute(query):
+            existing[key] = (size, mtime, uid)
+    rows = []
     for key, (stamp, uid) in recorded.items():
-        row = existing.get(key)
-        if row is None:
-            session.add(
-                ImportedFile(
-                    path_sha256=key,
-                    size_bytes=stamp.size_bytes,
-                    mtime_ns=stamp.mtime_ns,
-                    sop_instance_uid=uid,
-                )
+        now = (stamp.size_bytes, stamp.mtime_ns, uid)
+        if key not in existing:
+            rows.append(
+                {
+                    "path_sha256": key,
+                    "size_bytes": stamp.size_bytes,
+                    "mtime_ns": stamp.mtime_ns,
+                    "sop_instance_uid": uid,
+                }
             )
-        else:
-            row.size_bytes, row.mtime_ns, row.sop_instance_uid = (
-                stamp.size_bytes,
-                stamp.mtime_ns,
-                uid,
+        elif existing[key] != now:
+            session.execute(
+                update(ImportedFile)
+                .where(ImportedFile.path_sha256 == key)
+                .values(size_bytes=stamp.size_bytes, mtime_ns=stamp.mtime_ns, sop_instance_uid=uid)
             )
+    if rows:
+        session.execute(insert(ImportedFile), rows)
 
 
 _KEYWORDS = {

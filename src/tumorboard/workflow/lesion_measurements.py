@@ -51,9 +51,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pydicom
-from pydicom.uid import generate_uid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -154,7 +151,7 @@ def _read_references(path: Path) -> ImageReferences:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            dataset = pydicom.dcmread(path, stop_before_pixels=True)
+            dataset = _dcmread_header(path)
         except Exception as exc:  # pydicom raises many types for corrupt files
             raise DicomError(f"{path.name}: not a readable DICOM file ({exc})") from None
     series: set[str] = set()
@@ -286,7 +283,7 @@ def _header(path: Path, kind: str) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            dataset = pydicom.dcmread(path, stop_before_pixels=True)
+            dataset = _dcmread_header(path)
         except Exception as exc:  # pydicom raises many types for corrupt files
             raise DicomError(
                 f"{kind.upper()} {path.name}: not a readable DICOM file ({exc})"
@@ -415,6 +412,8 @@ def _measure_rtstruct(
     if not wanted:
         return [], skipped
     lesions: list[dict[str, Any]] = []
+    import numpy as np
+
     for roi in read_rtstruct(path, grid, roi_names=wanted):
         labels = roi.mask.with_array(np.asarray(roi.mask.array, dtype=np.uint8), unit="label")
         (size,) = measure_lesion_sizes(labels)
@@ -639,7 +638,7 @@ def store_lesion_values(
             taken = uid and session.scalar(select(Lesion.id).where(Lesion.tracking_uid == uid))
             lesion = Lesion(
                 patient_id=patient_id,
-                tracking_uid=uid if uid and not taken else generate_uid(),
+                tracking_uid=uid if uid and not taken else _new_uid(),
                 label=str(entry["name"]),
                 organ=entry.get("organ"),
                 is_node=False,
@@ -681,3 +680,16 @@ def store_lesion_values(
             )
             stored += 1
     return {"lesions_created": created, "values": stored}
+
+
+def _dcmread_header(path: Path) -> Any:
+    """The header of a DICOM object (pydicom is imported on first use, not by planning)."""
+    import pydicom
+
+    return pydicom.dcmread(path, stop_before_pixels=True)
+
+
+def _new_uid() -> str:
+    from pydicom.uid import generate_uid
+
+    return str(generate_uid())

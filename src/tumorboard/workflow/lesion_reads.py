@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom.uid import generate_uid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -281,7 +280,7 @@ def _new_lesion(
 ) -> Lesion:
     lesion = Lesion(
         patient_id=patient.id,
-        tracking_uid=generate_uid(),
+        tracking_uid=_new_uid(),
         label=row["lesion_id"],
         organ=row["organ"] or None,
         is_node=row["is_node"].lower() == "true",
@@ -631,3 +630,10 @@ def sync_lineage(session: Session, patient: Patient, author: str) -> int:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _new_uid() -> str:
+    """A new DICOM UID (pydicom is imported here, not by every command that reads lesions)."""
+    from pydicom.uid import generate_uid
+
+    return str(generate_uid())
