@@ -220,7 +220,7 @@ def _read_and_store(
     files: list[Any],
     summary: ImportSummary,
     progress: Callable[[int, int], None] | None,
-) -> tuple[list[_Header], dict[Path, Future[str]]]:
+) -> tuple[list[_Header], dict[Path, str]]:
     """Read every file once: parse its header and, overlapping that, store the new ones.
 
     Files are read in chunks (at most :data:`_LOOKUP_CHUNK` files or
@@ -229,7 +229,8 @@ def _read_and_store(
     its header is parsed from those bytes here, and when it carries the UIDs
     a record needs and its SOPInstanceUID is not recorded yet (one query per
     chunk), the same bytes go to the writer thread, which hashes and writes
-    them while the next chunk is parsed. Reading a file once instead of twice
+    them while the next chunk is parsed (one hand-over per chunk, not per
+    file: a future per file cost more than the write). Reading a file once instead of twice
     and writing on one thread beside the parser, not four, halved this step:
     more writer threads only queued on the GIL and on the file system's
     directory locks (``benchmarks/bench_import.py``). At most two chunks of
@@ -242,12 +243,12 @@ def _read_and_store(
     headers : list of _Header
         The files that are DICOM, in input order (skipped ones are in ``summary``).
     stored : dict
-        Path to the future digest of each file handed to the writer.
+        Path to the digest of each file the writer stored.
     """
     headers: list[_Header] = []
-    stored: dict[Path, Future[str]] = {}
+    stored: dict[Path, str] = {}
     offered: set[str] = set()
-    previous: list[Future[str]] = []
+    previous: Future[dict[Path, str]] | None = None
     done = 0
     for chunk_files in _chunks(files):
         chunk: list[tuple[_Header, bytes | None]] = []
@@ -268,22 +269,27 @@ def _read_and_store(
         with workspace.session() as session:
             uids = [h.text["sop_uid"] or "" for h, _ in complete]
             known = _existing_instances(session, uids)
-        for future in previous:  # bounds the bytes held to two chunks
-            future.result()
-        previous = []
+        if previous is not None:  # bounds the bytes held to two chunks
+            stored.update(previous.result())
+        to_store: list[tuple[Path, bytes | None]] = []
         for found, data in complete:
             uid = found.text["sop_uid"] or ""
-            if uid in known or uid in offered:
-                continue
-            offered.add(uid)
-            path = found.item.path
-            if data is None:
-                future = pool.submit(workspace.objects.put_file, path)
-            else:
-                future = pool.submit(workspace.objects.put_file_bytes, data)
-            stored[path] = future
-            previous.append(future)
+            if uid not in known and uid not in offered:
+                offered.add(uid)
+                to_store.append((found.item.path, data))
+        previous = pool.submit(_store, workspace, to_store)
+    if previous is not None:
+        stored.update(previous.result())
     return headers, stored
+
+
+def _store(workspace: Workspace, files: list[tuple[Path, bytes | None]]) -> dict[Path, str]:
+    """Store files (their bytes when read, else by path); return each one's digest."""
+    objects = workspace.objects
+    return {
+        path: objects.put_file(path) if data is None else objects.put_file_bytes(data)
+        for path, data in files
+    }
 
 
 def _chunks(files: list[Any]) -> Iterator[list[Any]]:
@@ -346,7 +352,7 @@ def _existing_instances(session: Session, uids: list[str]) -> set[str]:
 def _record(
     workspace: Workspace,
     headers: list[_Header],
-    stored: dict[Path, Future[str]],
+    stored: dict[Path, str],
     stamps: dict[Path, _Stamp | None],
     summary: ImportSummary,
 ) -> None:
@@ -371,8 +377,7 @@ def _record(
                 duplicates += 1
                 continue
             seen.add(uid)
-            copy = stored.get(item.path)
-            sha = copy.result() if copy is not None else workspace.objects.put_file(item.path)
+            sha = stored.get(item.path) or workspace.objects.put_file(item.path)
             size = stamp.size_bytes if stamp else _size(item.path)
             new.append(_FileFacts(found.slice, sha, size, text, _b_value(found.slice)))
         summary.duplicates = duplicates
