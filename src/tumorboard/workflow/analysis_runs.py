@@ -34,7 +34,8 @@ is reused, never recomputed. Runs claim an analysis by inserting its row
 ``host:pid``; a second run at the same time finds the row and leaves it, and
 a run killed half-way leaves a row whose process is gone, which the next run
 takes over. A failure is recorded on its row and reported; the other
-analyses go on.
+analyses go on. A claim is looked up and inserted in one short write
+transaction.
 
 An analysis of a lesion object, ``criteria`` or ``guide`` whose inputs
 changed is replaced, not forgotten: when the new one is done the older one
@@ -103,6 +104,7 @@ __all__ = [
     "RunSummary",
     "is_exclusion_description",
     "planned_analyses",
+    "planned_by_patient",
     "run_analyses",
     "run_patient_records",
 ]
@@ -282,6 +284,39 @@ def planned_analyses(workspace: Workspace, patient_key: str | None = None) -> li
         for patient in patients:
             plans.extend(_plan_patient(session, patient, workspace))
         return plans
+
+
+def planned_by_patient(
+    workspace: Workspace, patient_ids: Sequence[int]
+) -> Iterator[tuple[int, list[PlannedAnalysis]]]:
+    """Plan the analyses of each patient in turn, yielding them as soon as they are planned.
+
+    ``tumorboard cohort run`` submits a patient's analyses while it plans the
+    next patient's, so the workers start after the first patient's planning,
+    not after the whole cohort's.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    patient_ids : sequence of int
+        Record ids of the patients, in the order wanted.
+
+    Yields
+    ------
+    (int, list of PlannedAnalysis)
+        The patient's id and its analyses, each exam's reference before it.
+
+    Raises
+    ------
+    TumorboardError
+        If a patient is not in the record.
+    """
+    with workspace.session() as session:
+        for patient_id in patient_ids:
+            patient = session.get(Patient, patient_id)
+            if patient is None:
+                raise TumorboardError(f"run: no patient {patient_id} in workspace {workspace.root}")
+            yield patient_id, _plan_patient(session, patient, workspace)
 
 
 def _plan_patient(
@@ -752,49 +787,16 @@ def _run_identity(
     compute: Callable[[], tuple[dict[str, Any], dict[str, str]]],
 ) -> tuple[str, dict[str, Any] | None]:
     while True:
-        with workspace.session() as session:
-            existing = session.scalars(
-                select(Analysis).where(
-                    Analysis.kind == identity.kind,
-                    Analysis.inputs_sha256 == identity.inputs_sha256,
-                    Analysis.settings_sha256 == identity.settings_sha256,
-                )
-            ).one_or_none()
-            if existing is None:
-                break
-            if existing.status == "done":
-                return "reused", existing.result
-            if existing.status == SUPERSEDED:  # its inputs are back: it is current again
-                _make_current(session, existing)
-                return "reused", existing.result
-            if existing.status != "running" or not _claimant_alive(existing.claimed_by):
-                session.delete(existing)  # failed, or its run was killed: do it again
-                break
-            if not _local(existing.claimed_by):
-                return "busy", None
+        try:
+            state, value = _claim(workspace, identity)
+        except IntegrityError:  # another run claimed it between our look and our insert
+            continue
+        if state == "claimed":
+            analysis_id = int(value)
+            break
+        if state != "wait":
+            return state, value
         time.sleep(WAIT_POLL_S)  # another run on this machine is computing it: wait
-    try:
-        with workspace.session() as session:
-            analysis = Analysis(
-                patient_id=identity.patient_id,
-                exam_id=identity.exam_id,
-                kind=identity.kind,
-                tumorboard_version=__version__,
-                settings=identity.settings,
-                settings_sha256=identity.settings_sha256,
-                inputs_sha256=identity.inputs_sha256,
-                status="running",
-                claimed_by=_claimant(),
-            )
-            session.add(analysis)
-            session.flush()
-            session.add_all(
-                AnalysisInput(analysis_id=analysis.id, series_instance_uid=uid, sha256=digest)
-                for uid, digest in identity.inputs
-            )
-            analysis_id = analysis.id
-    except IntegrityError:  # another run claimed it between our look and our insert
-        return _run_identity(workspace, identity, compute)
     try:
         result, outputs = compute()
     except TumorboardError as exc:
@@ -814,6 +816,60 @@ def _run_identity(
 
 #: Attempts at recording a result whose new lesions another run created at the same time.
 _RECORD_ATTEMPTS = 3
+
+
+def _claim(workspace: Workspace, identity: _Identity) -> tuple[str, Any]:
+    """Look up the identity's analysis and claim it when free, in one short write transaction.
+
+    Returns
+    -------
+    (str, object)
+        ``("claimed", analysis id)``; ``("reused", result)`` when it is done
+        (a superseded one is made current again); ``("busy", None)`` when a
+        run on another machine computes it; ``("wait", None)`` when a live
+        run of this machine does.
+
+    Raises
+    ------
+    IntegrityError
+        If another run inserted the same analysis between the look and the insert.
+    """
+    with workspace.session() as session:
+        existing = session.scalars(
+            select(Analysis).where(
+                Analysis.kind == identity.kind,
+                Analysis.inputs_sha256 == identity.inputs_sha256,
+                Analysis.settings_sha256 == identity.settings_sha256,
+            )
+        ).one_or_none()
+        if existing is not None:
+            if existing.status == "done":
+                return "reused", existing.result
+            if existing.status == SUPERSEDED:  # its inputs are back: it is current again
+                _make_current(session, existing)
+                return "reused", existing.result
+            if existing.status == "running" and _claimant_alive(existing.claimed_by):
+                return ("wait", None) if _local(existing.claimed_by) else ("busy", None)
+            session.delete(existing)  # failed, or its run was killed: do it again
+            session.flush()  # the row goes before its successor is inserted
+        analysis = Analysis(
+            patient_id=identity.patient_id,
+            exam_id=identity.exam_id,
+            kind=identity.kind,
+            tumorboard_version=__version__,
+            settings=identity.settings,
+            settings_sha256=identity.settings_sha256,
+            inputs_sha256=identity.inputs_sha256,
+            status="running",
+            claimed_by=_claimant(),
+        )
+        session.add(analysis)
+        session.flush()
+        session.add_all(
+            AnalysisInput(analysis_id=analysis.id, series_instance_uid=uid, sha256=digest)
+            for uid, digest in identity.inputs
+        )
+        return "claimed", analysis.id
 
 
 def _finish(

@@ -1,32 +1,36 @@
 """``tumorboard cohort run``: the record's analyses of many patients on dask.distributed.
 
 The analyses are those of ``tumorboard run`` (:mod:`analysis_runs`), planned
-once on the client; each is one task, submitted largest first (by input
-files). A WB-DWI follow-up's task takes its reference exam's task as an
-argument, so Dask runs it after the reference and hands it the result. Tasks
-open the workspace themselves (one engine per worker process, kept for the
-next task) and claim their analysis exactly as ``run`` does, so finished work
-is reused, two clients never duplicate, and a task retried after its worker
-was killed takes over the dead worker's claim (the scheduler reschedules a
-task whose worker died up to ``distributed.scheduler.allowed-failures`` times,
-3 by default; a task that raised is retried :data:`TASK_RETRIES` times). A
-failing analysis is recorded and reported; the others go on.
+on the client one patient at a time; each patient's analyses are submitted as
+soon as they are planned (so the workers start while the client plans the
+next patients), one task each, largest first (by input files). A WB-DWI
+follow-up's task takes its reference exam's task as an argument, so Dask runs
+it after the reference and hands it the result; no other task returns its
+result (the record holds it), so nothing else moves between processes. When
+the last of a patient's analysis tasks has finished, the client submits the
+patient's ``criteria``/``guide`` task. Tasks open the workspace themselves
+(one engine per worker process, kept for the next task) and claim their
+analysis exactly as ``run`` does, so finished work is reused, two clients
+never duplicate, and a task retried after its worker was killed takes over
+the dead worker's claim (the scheduler reschedules a task whose worker died
+up to ``distributed.scheduler.allowed-failures`` times, 3 by default; a task
+that raised is retried :data:`TASK_RETRIES` times). A failing analysis is
+recorded and reported; the others go on.
 
 The engine is dask.distributed: a ``LocalCluster`` of ``workers`` processes
 (one thread each, ``memory_limit`` each, the dashboard on 127.0.0.1 only) by
-default, or an existing scheduler by address. Every worker gets the
-:class:`TumorboardWorker` plugin, which imports the analyses' modules once
-when the worker starts (not in its first task) and gives the numba voxel
-kernels the worker's share of the cores. For several machines the
-workspace needs a PostgreSQL record and an object folder every worker can
-reach (see ``docs/cohorts.md``).
+default, or an existing scheduler by address. Every worker gets the :class:`TumorboardWorker`
+plugin, which imports the analyses' modules once when the worker starts (not
+in its first task) and gives the numba voxel kernels the worker's share of
+the cores. For several machines the workspace needs a PostgreSQL record and
+an object folder every worker can reach (see ``docs/cohorts.md``).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +45,26 @@ __all__ = [
     "analysis_task",
     "dashboard_available",
     "parse_memory_limit",
+    "preload_kinds",
     "run_cohort",
     "start_local_cluster",
 ]
 
 #: Retries of a task that raised (a killed worker's tasks are rescheduled by Dask).
 TASK_RETRIES = 2
+
+#: Priority of a patient's ``criteria``/``guide`` task: before any queued analysis.
+RECORDS_PRIORITY = 2**30
+
+#: Analysis kinds each kind of series of the record gives (the workers' imports).
+KINDS_OF_SERIES: dict[str, tuple[str, ...]] = {
+    "wbdwi": ("wbdwi",),
+    "pet": ("pet_suv", "pet_registration"),
+    "dce": ("dce",),
+    "seg": ("lesion_seg",),
+    "rtstruct": ("lesion_rtstruct",),
+    "sr": ("lesion_sr",),
+}
 
 #: Modules each kind of analysis imports, loaded when a worker starts.
 PRELOAD_MODULES: dict[str, tuple[str, ...]] = {
@@ -263,7 +281,9 @@ def analysis_task(
 
     ``reference`` is the outcome of the reference exam's task (None when the
     exam is its own reference). The outcome is ``done``, ``reused``, ``busy``
-    or the one-line error.
+    or the one-line error. The result is returned only for ``wbdwi``, whose
+    result is the reference of later exams' tasks; every other result stays
+    in the record (None here), so it is not sent to the client.
     """
     from tumorboard.workflow.analysis_runs import _run_one
 
@@ -271,15 +291,15 @@ def analysis_task(
         if reference is None or reference[1] is None:
             return "its reference exam has no WB-DWI result", None
     workspace = _worker_workspace(root)
-    return _run_one(workspace, plan, None if reference is None else reference[1])
+    outcome, result = _run_one(workspace, plan, None if reference is None else reference[1])
+    return outcome, result if plan.kind == "wbdwi" else None
 
 
-def patient_records_task(root: str, patient_id: int, *analyses: Any) -> list[tuple[str, str]]:
-    """Run a patient's ``criteria`` and ``guide`` once its image analyses are done.
+def patient_records_task(root: str, patient_id: int) -> list[tuple[str, str]]:
+    """Run a patient's ``criteria`` and ``guide``.
 
-    ``analyses`` are the outcomes of the patient's analysis tasks: passing
-    them makes this task wait for them (Dask dependencies); their values are
-    not used, as the record holds their results.
+    :func:`run_cohort` submits it once the patient's analysis tasks have
+    all finished, so it reads the measurements they stored.
     """
     from tumorboard.workflow.analysis_runs import run_patient_records
 
@@ -328,105 +348,196 @@ def run_cohort(
     InputError
         If a listed patient is not in the record, or ``workers`` < 1.
     """
-    from distributed import Client, as_completed
-    from sqlalchemy import select
+    from distributed import Client
 
     from tumorboard.store import open_workspace
-    from tumorboard.store.models import Patient
-    from tumorboard.workflow.analysis_runs import _failure, _record_failure, planned_analyses
 
     if scheduler is None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     workspace = open_workspace(root)
     try:
-        plans = []
-        for key in patient_keys or [None]:  # type: ignore[list-item]
-            plans.extend(planned_analyses(workspace, key))
-        with workspace.session() as session:
-            query = select(Patient.id, Patient.patient_key).order_by(Patient.id)
-            patient_ids = [
-                patient_id
-                for patient_id, key in session.execute(query)
-                if patient_keys is None or key in patient_keys
-            ]
+        patient_ids, kinds = _cohort_patients(workspace, patient_keys)
+        summary = CohortSummary(patients=len(patient_ids))
+        if not patient_ids:
+            return summary
+        cluster = None
+        if scheduler is None:
+            cluster = start_local_cluster(workers, memory_limit=memory_limit, dashboard=dashboard)
+        try:
+            client = Client(cluster if cluster is not None else scheduler)
+        except OSError as exc:
+            if cluster is not None:
+                cluster.close()
+            raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        try:
+            if notice is not None:
+                if dashboard and cluster is not None and not dashboard_available():
+                    notice(
+                        "no Dask dashboard: bokeh is not installed (progress in the terminal only)"
+                    )
+                elif dashboard:
+                    notice(f"Dask dashboard: {client.dashboard_link}")
+            client.register_plugin(TumorboardWorker(kinds))
+            tasks = _CohortTasks(client, str(Path(root).resolve()))
+            tasks.submit_analyses(_planned(workspace, patient_ids))
+            workspace.close()  # planned: the client needs the record no more
+            tasks.gather(summary, progress)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     finally:
         workspace.close()
-    summary = CohortSummary(patients=len(set(patient_ids)))
-    if not patient_ids:
-        return summary
-    cluster = None
-    if scheduler is None:
-        cluster = start_local_cluster(workers, memory_limit=memory_limit, dashboard=dashboard)
-    try:
-        client = Client(cluster if cluster is not None else scheduler)
-    except OSError as exc:
-        if cluster is not None:
-            cluster.close()
-        raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    try:
-        if notice is not None:
-            if dashboard and cluster is not None and not dashboard_available():
-                notice("no Dask dashboard: bokeh is not installed (progress in the terminal only)")
-            elif dashboard:
-                notice(f"Dask dashboard: {client.dashboard_link}")
-        client.register_plugin(TumorboardWorker(sorted({plan.kind for plan in plans})))
-        root_text = str(Path(root).resolve())
-        futures: dict[Any, Any] = {}
-        by_exam: dict[tuple[int, int], Any] = {}
-        for plan in plans:  # references come first in the plan
-            reference = None
-            if plan.kind == "wbdwi" and plan.reference_exam_id is not None:
-                reference = by_exam.get((plan.patient_id, plan.reference_exam_id))
-            future = client.submit(
-                analysis_task,
-                root_text,
-                plan,
-                reference,
-                pure=False,
-                retries=TASK_RETRIES,
-                priority=sum(len(series.instance_sha256) for series in plan.series),
+    return summary
+
+
+def _cohort_patients(
+    workspace: Any, patient_keys: Sequence[str] | None
+) -> tuple[list[int], list[str]]:
+    """Record ids of the cohort's patients and the analysis kinds their series can give.
+
+    Raises
+    ------
+    TumorboardError
+        If a listed patient is not in the record (before any cluster starts).
+    """
+    from sqlalchemy import select
+
+    from tumorboard.errors import TumorboardError
+    from tumorboard.store.models import Exam, Patient, Series, Study
+
+    with workspace.session() as session:
+        ids = {key: id_ for key, id_ in session.execute(select(Patient.patient_key, Patient.id))}
+        keys = list(dict.fromkeys(patient_keys)) if patient_keys is not None else sorted(ids)
+        if any(key not in ids for key in keys):
+            raise TumorboardError(f"run: no patient with that id in workspace {workspace.root}")
+        patient_ids = sorted(ids[key] for key in keys)
+        query = select(Series.kind).distinct()
+        if patient_keys is not None:  # else every patient's: no list of ids in the query
+            query = (
+                query.join(Study, Study.id == Series.study_id)
+                .join(Exam, Exam.id == Study.exam_id)
+                .where(Exam.patient_id.in_(patient_ids))
             )
-            futures[future] = plan
-            if plan.kind == "wbdwi":
-                by_exam[(plan.patient_id, plan.exam_id)] = future
-        # then each patient's criteria and guide, after that patient's analyses
-        records = {
-            client.submit(
-                patient_records_task,
-                root_text,
-                patient_id,
-                *[f for f, plan in futures.items() if plan.patient_id == patient_id],
-                pure=False,
-                retries=TASK_RETRIES,
-            ): patient_id
-            for patient_id in patient_ids
-        }
-        total = len(futures) + len(records)
-        for finished, future in enumerate(as_completed([*futures, *records]), start=1):
-            if future in records:
-                try:
-                    outcomes = future.result()
-                except Exception as exc:  # failed past its retries
-                    error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-                    outcomes = [("criteria", error)]
-                for kind, outcome in outcomes:
+        kinds = preload_kinds(set(session.scalars(query)))
+    return patient_ids, kinds
+
+
+def preload_kinds(series_kinds: set[str]) -> list[str]:
+    """The analysis kinds whose modules the workers import when they start.
+
+    Known before planning, from the kinds of the cohort's series, so that
+    the workers import while the client plans. A SEG is measured as
+    ``lesion_seg``, and a PET registered, only on a CT or MR series;
+    without one in the cohort neither is preloaded (a kind left out would
+    import its modules in its first task, not fail).
+
+    Examples
+    --------
+    >>> preload_kinds({"dce", "seg"})
+    ['dce']
+    >>> preload_kinds({"pet", "seg", "ct"})
+    ['lesion_seg', 'pet_registration', 'pet_suv']
+    """
+    kinds = {kind for series in series_kinds for kind in KINDS_OF_SERIES.get(series, ())}
+    if not series_kinds & {"ct", "mr"}:
+        kinds -= {"lesion_seg", "pet_registration"}
+    return sorted(kinds)
+
+
+def _planned(workspace: Any, patient_ids: Sequence[int]) -> Iterable[tuple[int, list[Any]]]:
+    from tumorboard.workflow.analysis_runs import planned_by_patient
+
+    return planned_by_patient(workspace, patient_ids)
+
+
+class _CohortTasks:
+    """The futures of one ``cohort run``: analyses, then each patient's records task."""
+
+    def __init__(self, client: Any, root_text: str) -> None:
+        from distributed import as_completed
+
+        self.client = client
+        self.root_text = root_text
+        self.plans: dict[Any, Any] = {}  # analysis future -> plan
+        self.records: dict[Any, int] = {}  # records future -> patient id
+        self.waiting: dict[int, int] = {}  # patient id -> analysis tasks not finished
+        self.finished = as_completed()
+
+    def submit_analyses(self, planned: Iterable[tuple[int, list[Any]]]) -> None:
+        """Submit each patient's analyses as soon as they are planned (references first)."""
+        for patient_id, plans in planned:
+            by_exam: dict[int, Any] = {}
+            for plan in plans:
+                reference = None
+                if plan.kind == "wbdwi" and plan.reference_exam_id is not None:
+                    reference = by_exam.get(plan.reference_exam_id)
+                future = self.client.submit(
+                    analysis_task,
+                    self.root_text,
+                    plan,
+                    reference,
+                    pure=False,
+                    retries=TASK_RETRIES,
+                    priority=sum(len(series.instance_sha256) for series in plan.series),
+                )
+                self.plans[future] = plan
+                self.finished.add(future)
+                if plan.kind == "wbdwi":
+                    by_exam[plan.exam_id] = future
+            self.waiting[patient_id] = len(plans)
+            if not plans:
+                self._submit_records(patient_id)
+
+    def _submit_records(self, patient_id: int) -> None:
+        future = self.client.submit(
+            patient_records_task,
+            self.root_text,
+            patient_id,
+            pure=False,
+            retries=TASK_RETRIES,
+            priority=RECORDS_PRIORITY,
+        )
+        self.records[future] = patient_id
+        self.finished.add(future)
+
+    def gather(self, summary: CohortSummary, progress: Callable[[int, int], None] | None) -> None:
+        """Count every outcome; submit a patient's records task after its last analysis."""
+        from tumorboard.workflow.analysis_runs import _failure, _record_failure
+
+        total = len(self.plans) + len(self.waiting)
+        for finished, future in enumerate(self.finished, start=1):
+            if future in self.records:
+                for kind, outcome in _records_outcomes(future):
                     _count_outcome(summary, outcome, _record_failure(kind, outcome))
-                if progress:
-                    progress(finished, total)
-                continue
-            plan = futures[future]
-            try:
-                outcome, _ = future.result()
-            except Exception as exc:  # a task that failed past its retries
-                outcome = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-            _count_outcome(summary, outcome, _failure(plan, _busy_text(outcome)))
+            else:
+                plan = self.plans[future]
+                outcome = _analysis_outcome(future)
+                _count_outcome(summary, outcome, _failure(plan, _busy_text(outcome)))
+                self.waiting[plan.patient_id] -= 1
+                if self.waiting[plan.patient_id] == 0:
+                    self._submit_records(plan.patient_id)
             if progress:
                 progress(finished, total)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return summary
+
+
+def _analysis_outcome(future: Any) -> str:
+    try:
+        outcome, _ = future.result()
+    except Exception as exc:  # a task that failed past its retries
+        return _one_line(exc)
+    return str(outcome)
+
+
+def _records_outcomes(future: Any) -> list[tuple[str, str]]:
+    try:
+        return list(future.result())
+    except Exception as exc:  # failed past its retries
+        return [("criteria", _one_line(exc))]
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
 def _busy_text(outcome: str) -> str:
