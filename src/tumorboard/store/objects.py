@@ -6,9 +6,13 @@ file and a record row holds only the digest. Objects are written to a
 temporary file in the same file system, flushed to disk and renamed into
 place, so a killed writer leaves either the whole object or none (a stray
 temporary file is removed by :meth:`ObjectStore.remove_stale_temporaries`).
-Files are flushed to disk in one ``syncfs`` per batch (:meth:`ObjectStore.sync`),
-not one ``fsync`` per file, which made an import of 1,000 files several times
-slower; the importer syncs before it commits the rows that name the objects.
+Files are flushed to disk per batch (:meth:`ObjectStore.sync`): a batch of a
+few files (an analysis's outputs) with one ``fsync`` per file and folder, a
+large batch (an import) with one ``syncfs``, not one ``fsync`` per file, which
+made an import of 1,000 files several times slower. ``syncfs`` flushes the
+whole file system, other programs' writes too, so a few files are not flushed
+that way (it cost a cohort task up to 130 ms on a busy machine). Callers sync
+before they commit the rows that name the objects.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from pathlib import Path
 from tumorboard.errors import InputError
 from tumorboard.worker_pool import process_alive
 
-__all__ = ["CHUNK_BYTES", "ObjectStore", "sha256_of_file"]
+__all__ = ["CHUNK_BYTES", "FSYNC_EACH_MAX", "ObjectStore", "sha256_of_file"]
 
 #: Bytes read at a time when hashing or copying a file.
 CHUNK_BYTES = 1 << 20
 
 #: Files up to this size are read, hashed and written in one piece.
 SMALL_FILE_BYTES = 16 << 20
+
+#: Batches up to this many new objects are flushed file by file, larger ones by ``syncfs``.
+FSYNC_EACH_MAX = 32
 
 #: Temporary names unique within this process (the PID makes them unique across
 #: processes; ``itertools.count`` is thread-safe in CPython).
@@ -70,7 +77,7 @@ class ObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._unsynced = False
+        self._unsynced: list[Path] = []  # objects written since the last sync
         self._folders: set[Path] = set()
 
     def path(self, sha256: str) -> Path:
@@ -119,7 +126,7 @@ class ObjectStore:
                 self._make_folder(final.parent)
                 os.chmod(name, 0o600)
                 os.replace(name, final)
-                self._unsynced = True
+                self._unsynced.append(final)
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
@@ -157,7 +164,7 @@ class ObjectStore:
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
-        self._unsynced = True
+        self._unsynced.append(final)  # list.append is atomic: writer threads may share a store
         return sha
 
     def _make_folder(self, folder: Path) -> None:
@@ -166,18 +173,28 @@ class ObjectStore:
             self._folders.add(folder)
 
     def sync(self) -> None:
-        """Flush every object written since the last sync to disk (one ``syncfs``)."""
-        if not self._unsynced:
+        """Flush every object written since the last sync to disk.
+
+        Up to :data:`FSYNC_EACH_MAX` objects: ``fsync`` of each file and of
+        the folders their names were written in; more: one ``syncfs`` of the
+        store's file system (``os.sync`` where there is none).
+        """
+        written, self._unsynced = self._unsynced, []
+        if not written:
+            return
+        if len(written) <= FSYNC_EACH_MAX:
+            for path in written:
+                _fsync_path(path)
+            for folder in {path.parent for path in written}:
+                _fsync_path(folder)
             return
         fd = os.open(self.root, os.O_RDONLY)
         try:
             if _LIBC is not None and _LIBC.syncfs(fd) == 0:
-                self._unsynced = False
                 return
         finally:
             os.close(fd)
         os.sync()
-        self._unsynced = False
 
     def remove_stale_temporaries(self) -> int:
         """Remove temporary files left by killed writers; return how many.
@@ -207,6 +224,15 @@ class ObjectStore:
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
+
+
+def _fsync_path(path: Path) -> None:
+    """Flush one file or folder to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _temporary_prefix() -> str:
