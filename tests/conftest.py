@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,3 +36,69 @@ def reference_dir() -> Path:
 def rng() -> np.random.Generator:
     """A fixed-seed generator, fresh for every test."""
     return np.random.default_rng(20261121)
+
+
+# --- Scheduling on pytest-xdist (``python -m pytest -n 2``) -----------------------------
+#
+# With ``-n`` (xdist's default mode, ``--dist load``) the scheduler below is used: every
+# module with a module-scoped fixture (a phantom, a served workspace, a browser; defined
+# in the module or in a conftest above it) is one unit of work, sent
+# to one process, so that fixture is built once, not once per process that happened to
+# receive one of its tests. Every other test is a unit of its own and goes to whichever
+# process is free. Units are handed out in collection order, and the collection puts
+# the longest modules first: a long module started last leaves the other process idle
+# at the end. The weights are rough seconds on the loaded 2-core machine; the order of
+# the tests within a module is kept. (xdist's own ``--dist loadgroup`` would do the
+# grouping, but its group suffix is lost on pytest 9, whose node ids ignore ``_nodeid``.)
+MODULE_SECONDS = {
+    "tests/cli/test_demo.py": 130,
+    "tests/web/test_browser_views.py": 100,
+    "tests/web/test_browser.py": 70,
+    "tests/radiomics/test_extract.py": 60,
+    "tests/store/test_cohort_run.py": 60,
+    "tests/store/test_export.py": 60,
+    "tests/pacs/test_push.py": 50,
+    "tests/radiomics/test_ibsi_phantoms.py": 45,
+    "tests/cohort/test_cohort_analyse.py": 40,
+    "tests/store/test_run.py": 40,
+    "tests/web/test_api_dce_pet.py": 35,
+    "tests/pipeline/test_demo_dce.py": 30,
+    "tests/web/test_browser_images.py": 25,
+    "tests/web/test_api_cli.py": 25,
+}
+_MODULE_SCOPE = re.compile(r"""@pytest\.fixture\([^)]*scope\s*=\s*["'](module|package|class)["']""")
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest modules first (a stable sort: each module keeps its order)."""
+    items.sort(key=lambda item: -MODULE_SECONDS.get(_module(item.nodeid), 0))
+
+
+@functools.cache
+def _has_module_fixture(module: str) -> bool:
+    path = REPO_ROOT / module
+    sources = [path, *(folder / "conftest.py" for folder in path.parents)]
+    for source in sources:
+        if source.is_relative_to(REPO_ROOT) and source.is_file():
+            if _MODULE_SCOPE.search(source.read_text(encoding="utf-8")):
+                return True
+    return False
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n N``: modules with module-scoped fixtures go whole to one process (see above)."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return module if _has_module_fixture(module) else nodeid
+
+    config.option.loadscopereorder = False  # keep the collection's order (longest first)
+    return ModuleFixtureScheduling(config, log)

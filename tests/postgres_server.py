@@ -49,10 +49,12 @@ class PostgresServer:
         """SQLAlchemy URL of a database on this server (psycopg 3, Unix socket)."""
         return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.socket_dir}"
 
-    def create_database(self) -> str:
-        """Create a fresh, empty database and return its URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """Create a fresh database and return its URL: empty, or a copy of ``template``
+        (the URL of a database of this server that nobody is connected to)."""
         name = f"t_{uuid.uuid4().hex[:12]}"
-        self._run("createdb", "-h", str(self.socket_dir), "-U", SUPERUSER, name)
+        copy = ["-T", template.split("@/")[1].split("?")[0]] if template else []
+        self._run("createdb", "-h", str(self.socket_dir), "-U", SUPERUSER, *copy, name)
         return self.url(name)
 
     def _run(self, tool: str, *args: str) -> None:

@@ -213,13 +213,17 @@ class OrthancServer:
                 self.stop()
                 raise RuntimeError(f"Orthanc listens on {sorted(addresses)} at port {port}")
 
-    def stop(self) -> None:
-        """Kill Orthanc's process group and wait for it."""
+    def stop(self, *, discard: bool = False) -> None:
+        """Stop Orthanc's process group (SIGTERM) and wait for it.
+
+        ``discard``: SIGKILL at once, for a server whose storage is deleted next
+        (Orthanc takes about 3.5 s to shut down cleanly on SIGTERM).
+        """
         process, self.process = self.process, None
         if process is None:
             return
         try:
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGKILL if discard else signal.SIGTERM)
             process.wait(timeout=20)
         except ProcessLookupError:
             pass
@@ -266,5 +270,5 @@ def running_orthanc(lua: str | None = None) -> Iterator[OrthancServer]:
         server.start()
         yield server
     finally:
-        server.stop()
+        server.stop(discard=True)
         shutil.rmtree(root, ignore_errors=True)

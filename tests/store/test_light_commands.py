@@ -38,7 +38,8 @@ def test_the_imaging_package_loads_its_readers_on_first_use() -> None:
         "import sys, tumorboard.imaging as imaging\n"
         "before = 'pydicom' in sys.modules\n"
         "reader = imaging.scan_dicom_folder\n"
-        "print(before, 'pydicom' in sys.modules, reader.__module__, 'scan_dicom_folder' in dir(imaging))"
+        "listed = 'scan_dicom_folder' in dir(imaging)\n"
+        "print(before, 'pydicom' in sys.modules, reader.__module__, listed)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True", "tumorboard.imaging.dicom_scan", "True"]

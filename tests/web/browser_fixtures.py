@@ -2,11 +2,11 @@
 
 The workspace holds the WB-DWI reference patient's first two exams (written
 by the phantom, imported and analysed with ``tumorboard run``, so the numbers
-are the record's own) and a second patient whose name is hostile markup. Two
-users are added with ``tumorboard user add`` (a reader and a viewer), and
-``tumorboard serve`` runs as a subprocess on 127.0.0.1 and a free port; it is
-stopped with SIGTERM after the tests. Chromium is Debian's (``/usr/bin/chromium``),
-driven by Playwright, headless.
+are the record's own) and a second patient whose name is hostile markup. Three
+users are added with ``tumorboard user add`` (two readers and a viewer; the command's
+``main``, in the test process), and ``tumorboard serve`` runs as a subprocess on
+127.0.0.1 and a free port; it is stopped with SIGTERM after the tests. Chromium is
+Debian's (``/usr/bin/chromium``), driven by Playwright, headless.
 """
 
 from __future__ import annotations
@@ -131,25 +131,18 @@ def build_workspace(root: Path, *, dce_pet: bool = False) -> tuple[Path, tuple[s
 
 
 def _add_user(workspace: Path, name: str, role: str, password: str, folder: Path) -> None:
+    """``tumorboard user add`` through the command line's ``main`` (in this process:
+    the command, not the process, is what the fixture needs; ``tests/web/test_api_cli.py``
+    runs ``user add`` as a process)."""
+    from tumorboard.cli.main import main
+
     secret = folder / f"{name}.password"
     secret.write_text(password + "\n", encoding="utf-8")
     secret.chmod(0o600)
-    subprocess.run(
-        _tumorboard(
-            "user",
-            "add",
-            "--workspace",
-            str(workspace),
-            name,
-            "--role",
-            role,
-            "--password-file",
-            str(secret),
-        ),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    arguments = ["user", "add", "--workspace", str(workspace), name, "--role", role]
+    code = main([*arguments, "--password-file", str(secret)])
+    if code != 0:
+        raise RuntimeError(f"tumorboard user add {name} exited with {code}")
     secret.unlink()
 
 

@@ -1,11 +1,15 @@
 """The reading room under test: workspaces on SQLite and PostgreSQL, users, signed-in clients.
 
 The WB-DWI exams are those of ``tests/store/dwi_exams.py`` (truth from their
-generating parameters), imported and run with ``tumorboard run``'s workflow.
+generating parameters), imported and run with ``tumorboard run``'s workflow. That
+workspace is built once per test process and back end, and every test gets a copy
+of its own (folder, and database on PostgreSQL).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,15 +29,6 @@ def postgres() -> Iterator[PostgresServer]:
     """A private PostgreSQL server for the web tests."""
     with running_postgres() as server:
         yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    """``None`` (embedded SQLite) or the URL of a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return None
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database()
 
 
 @pytest.fixture(scope="session")
@@ -61,16 +56,49 @@ def _new_workspace(root: Path, database_url: str | None, exam_folders: list[Path
     return root
 
 
-@pytest.fixture
-def workspace_root(tmp_path: Path, database_url: str | None, exam_folders: list[Path]) -> Path:
+@pytest.fixture(scope="session")
+def workspace_templates() -> dict[str, Path]:
+    """Per back end, a workspace built once by :func:`_new_workspace` (never opened again)."""
+    return {}
+
+
+def _copied_workspace(request: pytest.FixtureRequest, root: Path, backend: str) -> Path:
+    """A copy of the back end's template workspace at ``root``: its own folder and,
+    on PostgreSQL, its own database (``CREATE DATABASE ... TEMPLATE``).
+
+    Building the workspace (import, two analyses, three password hashes) is most of
+    a web test's time; every test still gets a workspace of its own to change.
+    """
+    templates: dict[str, Path] = request.getfixturevalue("workspace_templates")
+    server: PostgresServer | None = None
+    if backend == "postgresql":
+        server = request.getfixturevalue("postgres")
+    if backend not in templates:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        exam_folders: list[Path] = request.getfixturevalue("exam_folders")
+        url = server.create_database() if server else None
+        template = factory.mktemp(f"template-{backend}") / "board"
+        templates[backend] = _new_workspace(template, url, exam_folders)
+    template = templates[backend]
+    shutil.copytree(template, root)
+    if server is not None:
+        description_file = root / "workspace.json"
+        description = json.loads(description_file.read_text(encoding="utf-8"))
+        description["database"] = server.create_database(template=description["database"])
+        description_file.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def workspace_root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """A workspace with the two analysed exams and the users of :data:`USERS`."""
-    return _new_workspace(tmp_path / "board", database_url, exam_folders)
+    return _copied_workspace(request, tmp_path / "board", request.param)
 
 
 @pytest.fixture
-def sqlite_workspace_root(tmp_path: Path, exam_folders: list[Path]) -> Path:
+def sqlite_workspace_root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """The same workspace, on SQLite only."""
-    return _new_workspace(tmp_path / "board", None, exam_folders)
+    return _copied_workspace(request, tmp_path / "board", "sqlite")
 
 
 @pytest.fixture
