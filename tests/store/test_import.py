@@ -143,15 +143,15 @@ def test_a_failed_import_leaves_the_record_unchanged(
     workspace, study_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stored = []
-    original = workspace.objects.put_file_bytes
+    original = workspace.objects.put_new_file_bytes
 
-    def fail_after_ten(data: bytes) -> str:
+    def fail_after_ten(data: bytes) -> tuple[str, bool]:
         if len(stored) == 10:
             raise OSError(28, "No space left on device")
         stored.append(data)
         return original(data)
 
-    monkeypatch.setattr(workspace.objects, "put_file_bytes", fail_after_ten)
+    monkeypatch.setattr(workspace.objects, "put_new_file_bytes", fail_after_ten)
     with pytest.raises(OSError):
         import_paths(workspace, [study_dir])
     assert _count(workspace, Instance) == 0 and _count(workspace, Patient) == 0
@@ -219,7 +219,7 @@ def test_changed_file_is_read_again_and_unchanged_is_not(
     touched = sorted((study_dir / "ct").iterdir())[0]
     os.utime(touched, ns=(1, 1))
     read: list[Path] = []
-    import tumorboard.workflow.dicom_import as importer
+    import tumorboard.workflow.import_reading as importer
 
     original = importer.read_slice_header
 

@@ -260,7 +260,7 @@ def test_disk_full_during_import_is_one_line_and_leaves_the_record_as_it_was(
         raise OSError(errno.ENOSPC, "No space left on device", str(source))
 
     monkeypatch.setattr(ObjectStore, "put_file", full)
-    monkeypatch.setattr(ObjectStore, "put_file_bytes", full)
+    monkeypatch.setattr(ObjectStore, "put_new_file_bytes", full)
     capsys.readouterr()
     code = main(["import", "--workspace", str(workspace_dir), str(exam_folders["baseline"])])
     err = capsys.readouterr().err

@@ -3,11 +3,37 @@
 ``store`` knows tables and objects, not science: it keeps what the pipelines
 computed, with provenance, and hands records to ``criteria``, ``guide`` and
 ``report``, which stay pure.
+
+The names below are loaded on first use (PEP 562): the importer's reader
+processes use only :mod:`tumorboard.store.objects` and start without loading
+SQLAlchemy.
 """
 
-from tumorboard.store.database import connect, current_revision, head_revision, upgrade_to_head
-from tumorboard.store.objects import ObjectStore, sha256_of_file
-from tumorboard.store.workspace import Workspace, init_workspace, open_workspace
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tumorboard.store.database import (
+        connect,
+        current_revision,
+        head_revision,
+        upgrade_to_head,
+    )
+    from tumorboard.store.objects import ObjectStore, sha256_of_file
+    from tumorboard.store.workspace import Workspace, init_workspace, open_workspace
+
+#: Where each public name lives.
+_HOMES = {
+    "connect": "database",
+    "current_revision": "database",
+    "head_revision": "database",
+    "upgrade_to_head": "database",
+    "ObjectStore": "objects",
+    "sha256_of_file": "objects",
+    "Workspace": "workspace",
+    "init_workspace": "workspace",
+    "open_workspace": "workspace",
+}
 
 __all__ = [
     "ObjectStore",
@@ -20,3 +46,17 @@ __all__ = [
     "sha256_of_file",
     "upgrade_to_head",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` when it is first asked for."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tumorboard.store' has no attribute {name!r}")
+    value = getattr(import_module(f"tumorboard.store.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -148,10 +148,22 @@ class ObjectStore:
         >>> store.path(digest).read_bytes(), store.put_file_bytes(b"DICM") == digest
         (b'DICM', True)
         """
+        return self.put_new_file_bytes(data)[0]
+
+    def put_new_file_bytes(self, data: bytes) -> tuple[str, bool]:
+        """Like :meth:`put_file_bytes`; also tell whether this call wrote the object.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = ObjectStore(Path(tempfile.mkdtemp()) / "objects")
+        >>> store.put_new_file_bytes(b"DICM")[1], store.put_new_file_bytes(b"DICM")[1]
+        (True, False)
+        """
         sha = hashlib.sha256(data).hexdigest()
         final = self.path(sha)
         if final.exists():
-            return sha
+            return sha, False
         self._make_folder(final.parent)
         name = str(self.root / f"{_temporary_prefix()}{next(_NAMES)}")
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -165,7 +177,7 @@ class ObjectStore:
             Path(name).unlink(missing_ok=True)
             raise
         self._unsynced.append(final)  # list.append is atomic: writer threads may share a store
-        return sha
+        return sha, True
 
     def _make_folder(self, folder: Path) -> None:
         if folder not in self._folders:

@@ -1,18 +1,19 @@
 """Import DICOM files into the record: each file once, each study merged.
 
-:func:`import_paths` reads every file's header (the fast header walker of
-:mod:`tumorboard.imaging.dicom_scan`), stores new files in the workspace's
-content-addressed object store and records patients, studies, exams (one per
-patient and study date), series with their kind (:mod:`.series_kind`) and
-instances in ONE database transaction: a killed import leaves the record as it
-was (stored objects without a row are reused by the next import), and nothing
-half-imported is ever visible. The objects are flushed to disk once, before
-the transaction commits. A file whose SOPInstanceUID is already recorded
-is a duplicate and is not stored again; a file at the same path with the same
-size and modification time as one imported before is not even opened (its
-stamp is kept in ``imported_files``), so re-importing a folder costs one
-``stat`` per file. A study that arrives in two parts is
-merged into one study row; its series gain the new instances.
+:func:`import_paths` reads every file once, parsing its header and storing
+it in the workspace's content-addressed object store (:mod:`.import_reading`,
+on two processes for a large study), and records patients, studies, exams
+(one per patient and study date), series with their kind
+(:mod:`.series_kind`) and instances in ONE database transaction: a killed
+import leaves the record as it was (stored objects without a row are reused
+by the next import), and nothing half-imported is ever visible. The objects
+are flushed to disk once, before the transaction commits. A file whose
+SOPInstanceUID is already recorded is a duplicate and gets no row (an object
+written for it is removed); a file at the same path with the same size and
+modification time as one imported before is not even opened (its stamp is
+kept in ``imported_files``), so re-importing a folder costs one ``stat`` per
+file. A study that arrives in two parts is merged into one study row; its
+series gain the new instances.
 
 Files that are not DICOM, or lack the UIDs a record needs, are counted and
 listed with the reason, never fatal. Patient names and birth dates are stored
@@ -25,8 +26,7 @@ import datetime as dt
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,15 +36,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tumorboard.errors import DicomError, TumorboardError
-from tumorboard.imaging.dicom_raw import element_text
-from tumorboard.imaging.dicom_scan import DicomSlice, read_slice_header
+from tumorboard.errors import TumorboardError
+from tumorboard.imaging.dicom_scan import DicomSlice
 from tumorboard.imaging.diffusion_dicom import b_value_of
-from tumorboard.imaging.input_limits import open_regular_file
 from tumorboard.store.models import Exam, ImportedFile, Instance, Patient, Series, Study
-from tumorboard.store.objects import SMALL_FILE_BYTES
 from tumorboard.store.workspace import Workspace
 from tumorboard.workflow.dates import parse_dicom_date
+from tumorboard.workflow.import_reading import missing_uids, read_and_store
 from tumorboard.workflow.input_files import (
     SkippedFile,
     gather_input_files,
@@ -54,35 +52,8 @@ from tumorboard.workflow.series_kind import SeriesFacts, classify_series
 
 __all__ = ["ImportSummary", "import_paths"]
 
-#: How files are named in the reader's messages.
-_WHAT = "import: file"
-
-#: Threads that write files into the object store beside the header parser.
-_COPY_THREADS = 1
-
-#: Bytes read ahead of the writer at most (one chunk; two are held at once).
-_CHUNK_BYTES = 64 << 20
-
 #: How many UIDs are looked up in one query.
 _LOOKUP_CHUNK = 500
-
-_TAGS = {
-    "patient_id": 0x00100020,
-    "study_uid": 0x0020000D,
-    "study_date": 0x00080020,
-    "study_description": 0x00081030,
-    "accession": 0x00080050,
-    "modality": 0x00080060,
-    "series_description": 0x0008103E,
-    "series_date": 0x00080021,
-    "protocol": 0x00181030,
-    "sop_uid": 0x00080018,
-    "sop_class": 0x00080016,
-    "frame_of_reference": 0x00200052,
-    "image_type": 0x00080008,
-    "temporal_position": 0x00200100,
-    "temporal_positions": 0x00200105,
-}
 
 
 @dataclass
@@ -154,17 +125,17 @@ def import_paths(
         stamps = {item.path: _stamp(item.path, prefix) for item in files}
         seen_before = _unchanged_files(workspace, [s for s in stamps.values() if s])
         to_read = [item for item in files if stamps[item.path] not in seen_before]
-        with ThreadPoolExecutor(max_workers=_COPY_THREADS) as pool:
-            headers, stored = _read_and_store(workspace, pool, to_read, summary, progress)
-            unreadable = list(summary.skipped_files)
-            for attempt in range(2):
-                try:
-                    _record(workspace, headers, stored, stamps, summary)
-                    break
-                except IntegrityError:
-                    if attempt:  # pragma: no cover - a third writer in the same instant
-                        raise
-                    summary.skipped_files = list(unreadable)  # another import won a race: again
+        headers, created = _read_files(workspace, to_read, summary, progress)
+        unreadable = list(summary.skipped_files)
+        for attempt in range(2):
+            try:
+                recorded = _record(workspace, headers, stamps, summary)
+                break
+            except IntegrityError:
+                if attempt:  # pragma: no cover - a third writer in the same instant
+                    raise
+                summary.skipped_files = list(unreadable)  # another import won a race: again
+        _remove_unused(workspace, created - recorded)
         summary.duplicates += len(files) - len(to_read)
     return summary
 
@@ -212,129 +183,67 @@ class _Header:
     slice: DicomSlice
     item: Any
     text: dict[str, str | None]
+    sha256: str | None
 
 
-def _read_and_store(
+def _read_files(
     workspace: Workspace,
-    pool: ThreadPoolExecutor,
     files: list[Any],
     summary: ImportSummary,
     progress: Callable[[int, int], None] | None,
-) -> tuple[list[_Header], dict[Path, str]]:
-    """Read every file once: parse its header and, overlapping that, store the new ones.
-
-    Files are read in chunks (at most :data:`_LOOKUP_CHUNK` files or
-    :data:`_CHUNK_BYTES` bytes). Each file is read whole once (up to
-    :data:`~tumorboard.store.objects.SMALL_FILE_BYTES`, every DICOM slice):
-    its header is parsed from those bytes here, and when it carries the UIDs
-    a record needs and its SOPInstanceUID is not recorded yet (one query per
-    chunk), the same bytes go to the writer thread, which hashes and writes
-    them while the next chunk is parsed (one hand-over per chunk, not per
-    file: a future per file cost more than the write). Reading a file once instead of twice
-    and writing on one thread beside the parser, not four, halved this step:
-    more writer threads only queued on the GIL and on the file system's
-    directory locks (``benchmarks/bench_import.py``). At most two chunks of
-    bytes are held at once. Which rows are written is decided again inside
-    the recording transaction (:func:`_record`), which stores any file the
-    look-up here did not.
+) -> tuple[list[_Header], set[str]]:
+    """Read every file once, parsing its header and storing it (:mod:`.import_reading`).
 
     Returns
     -------
     headers : list of _Header
-        The files that are DICOM, in input order (skipped ones are in ``summary``).
-    stored : dict
-        Path to the digest of each file the writer stored.
+        The files that are DICOM, in input order (the others are added to
+        ``summary.skipped_files``).
+    created : set of str
+        Digests of the objects this import wrote (to remove those that end
+        up in no row: a duplicate SOPInstanceUID with other bytes).
     """
     headers: list[_Header] = []
-    stored: dict[Path, str] = {}
-    offered: set[str] = set()
-    previous: Future[dict[Path, str]] | None = None
-    done = 0
-    for chunk_files in _chunks(files):
-        chunk: list[tuple[_Header, bytes | None]] = []
-        for item in chunk_files:
-            done += 1
-            try:
-                data = _read_small_file(item.path)
-                header = read_slice_header(item.path, what=_WHAT, data=data)
-            except TumorboardError as exc:
-                summary.skipped_files.append(SkippedFile(item.shown_as, _reason(exc, item.path)))
-            else:
-                text = {key: element_text(header.header, tag) for key, tag in _TAGS.items()}
-                chunk.append((_Header(header, item, text), data))
-            if progress is not None:
-                progress(done, len(files))
-        headers.extend(found for found, _ in chunk)
-        complete = [(h, data) for h, data in chunk if not _missing_uids(h)]
-        with workspace.session() as session:
-            uids = [h.text["sop_uid"] or "" for h, _ in complete]
-            known = _existing_instances(session, uids)
-        if previous is not None:  # bounds the bytes held to two chunks
-            stored.update(previous.result())
-        to_store: list[tuple[Path, bytes | None]] = []
-        for found, data in complete:
-            uid = found.text["sop_uid"] or ""
-            if uid not in known and uid not in offered:
-                offered.add(uid)
-                to_store.append((found.item.path, data))
-        previous = pool.submit(_store, workspace, to_store)
-    if previous is not None:
-        stored.update(previous.result())
-    return headers, stored
+    created: set[str] = set()
+    total = len(files)
+    report = None if progress is None else (lambda done: progress(done, total))
+    found_files = read_and_store(workspace.objects, [item.path for item in files], report)
+    for item, found in zip(files, found_files, strict=True):
+        if found.slice is None:
+            summary.skipped_files.append(SkippedFile(item.shown_as, found.skip_reason or ""))
+            continue
+        headers.append(_Header(found.slice, item, found.text, found.sha256))
+        if found.created and found.sha256:
+            created.add(found.sha256)
+    return headers, created
 
 
-def _store(workspace: Workspace, files: list[tuple[Path, bytes | None]]) -> dict[Path, str]:
-    """Store files (their bytes when read, else by path); return each one's digest."""
-    objects = workspace.objects
-    return {
-        path: objects.put_file(path) if data is None else objects.put_file_bytes(data)
-        for path, data in files
-    }
+def _remove_unused(workspace: Workspace, digests: set[str]) -> None:
+    """Remove objects this import wrote that no row names.
+
+    Such an object is a file whose SOPInstanceUID was already recorded with
+    other bytes; no other import can record it (the UID is taken), so removing
+    it races with nobody.
+    """
+    if not digests:
+        return
+    with workspace.session() as session:  # an object a row names (restored by this read) stays
+        named = _named_objects(session, sorted(digests))
+    for digest in digests - named:
+        workspace.objects.path(digest).unlink(missing_ok=True)
 
 
-def _chunks(files: list[Any]) -> Iterator[list[Any]]:
-    """Consecutive files, at most :data:`_LOOKUP_CHUNK` or about :data:`_CHUNK_BYTES` a chunk."""
-    chunk: list[Any] = []
-    size = 0
-    for item in files:
-        chunk.append(item)
-        try:
-            size += os.stat(item.path).st_size
-        except OSError:
-            pass  # the reader reports it
-        if len(chunk) >= _LOOKUP_CHUNK or size >= _CHUNK_BYTES:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
-
-
-def _read_small_file(path: Path) -> bytes | None:
-    """The whole file when it is small enough to hold (None: read it by path)."""
-    with open_regular_file(path, what=_WHAT, error=DicomError) as handle:
-        try:
-            data = handle.read(SMALL_FILE_BYTES + 1)
-        except OSError as exc:
-            raise DicomError(f"{_WHAT} {path} cannot be read ({exc.strerror})") from None
-    return data if len(data) <= SMALL_FILE_BYTES else None
+def _named_objects(session: Session, digests: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(digests), _LOOKUP_CHUNK):
+        chunk = digests[start : start + _LOOKUP_CHUNK]
+        found.update(session.scalars(select(Instance.sha256).where(Instance.sha256.in_(chunk))))
+    return found
 
 
 def _missing_uids(header: _Header) -> list[str]:
     """The record's required UIDs that the file lacks (keys of :data:`_KEYWORDS`)."""
-    missing = [k for k in ("patient_id", "study_uid", "sop_uid") if not header.text[k]]
-    if not header.slice.series_instance_uid:
-        missing.append("series_uid")
-    return missing
-
-
-def _reason(exc: BaseException, path: Path) -> str:
-    """The reader's message without the file's path (the summary names the file)."""
-    text = " ".join(str(exc).split())
-    for prefix in (f"{_WHAT} {path}", _WHAT):
-        if text.startswith(prefix):
-            text = text[len(prefix) :].lstrip(" :")
-            break
-    return text.removeprefix("is ")
+    return missing_uids(header.slice, header.text)
 
 
 def _existing_instances(session: Session, uids: list[str]) -> set[str]:
@@ -352,10 +261,10 @@ def _existing_instances(session: Session, uids: list[str]) -> set[str]:
 def _record(
     workspace: Workspace,
     headers: list[_Header],
-    stored: dict[Path, str],
     stamps: dict[Path, _Stamp | None],
     summary: ImportSummary,
-) -> None:
+) -> set[str]:
+    """Write the rows of the new files in one transaction; return the digests they name."""
     with workspace.session() as session:
         known = _existing_instances(session, [h.text["sop_uid"] or "" for h in headers])
         new: list[_FileFacts] = []
@@ -377,7 +286,7 @@ def _record(
                 duplicates += 1
                 continue
             seen.add(uid)
-            sha = stored.get(item.path) or workspace.objects.put_file(item.path)
+            sha = found.sha256 or workspace.objects.put_file(item.path)
             size = stamp.size_bytes if stamp else _size(item.path)
             new.append(_FileFacts(found.slice, sha, size, text, _b_value(found.slice)))
         summary.duplicates = duplicates
@@ -386,6 +295,7 @@ def _record(
         summary.patients, summary.studies, summary.series = touched
         _remember_files(session, recorded)
         workspace.objects.sync()  # the objects are on disk before the rows naming them
+    return {facts.sha256 for facts in new}
 
 
 def _size(path: Path) -> int:
