@@ -300,6 +300,19 @@ def test_inconsistent_slices_are_refused() -> None:
         suv_conversion([first, second])
 
 
+def test_slices_with_different_doses_in_their_sequences_are_refused() -> None:
+    # decoded sequences used to be keyed by repr ("<Sequence, length 1>"), so two
+    # slices whose injected doses differ fell into one group and the first dose won
+    first = _bqml_slice()
+    second = copy.deepcopy(first)
+    second.RadiopharmaceuticalInformationSequence[0].RadionuclideTotalDose = "380000000"
+    with pytest.raises(DicomError, match="differs between slices"):
+        suv_conversion([first, second])
+    same = copy.deepcopy(first)  # equal sequences still share one factor
+    conversion = suv_conversion([first, same])
+    assert conversion.pixel_to_suvbw[0] == conversion.pixel_to_suvbw[1]
+
+
 def test_gml_needs_no_dose() -> None:
     ds = _bqml_slice(Units="GML", RadiopharmaceuticalInformationSequence=[Dataset()])
     ds.SUVType = "BW"

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag, Tag
 
 from tumorboard.errors import DicomError, InputError
@@ -121,9 +122,25 @@ def suv_header_key(ds: Dataset) -> tuple[Any, ...]:
         if element is None:
             key.append(None)
         else:
-            value = element.value
-            key.append(value if isinstance(value, bytes) else repr(value))
+            key.append(_value_key(element.value))
     return tuple(key)
+
+
+def _value_key(value: Any) -> Any:
+    """A hashable key, equal for equal values.
+
+    Raw bytes as they are; a decoded sequence item by item (its ``repr`` only
+    says "<Sequence, length 1>", which put slices with different injected
+    doses into one group); other values by ``repr``.
+    """
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, DicomSequence):
+        return tuple(
+            tuple((int(element.tag), _value_key(element.value)) for element in item)
+            for item in value
+        )
+    return repr(value)
 
 
 def suv_conversion(
