@@ -224,6 +224,77 @@ def open_regular_file(
     ...         handle.read()
     b''
     """
+    descriptor = _open_regular_descriptor(path, what=what, error=error)
+    try:
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_regular_file(
+    path: str | os.PathLike[str],
+    *,
+    what: str,
+    error: type[InputError] = InputError,
+    limit_bytes: int,
+) -> bytes:
+    """Read up to ``limit_bytes`` of a file, only if it is a regular file; never block.
+
+    The checks of :func:`open_regular_file`, with one ``read`` on the
+    descriptor and no file object around it (the importer reads every file
+    of a study this way).
+
+    Parameters
+    ----------
+    path : path-like
+        The file (symbolic links are followed).
+    what : str
+        How the file is named in the message.
+    error : type of InputError
+        The exception raised.
+    limit_bytes : int
+        Read at most this many bytes.
+
+    Returns
+    -------
+    bytes
+        The first ``limit_bytes`` bytes (all of a shorter file).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, is not a regular file or cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as tmp:
+    ...     _ = tmp.write(b"DICM data"); tmp.flush()
+    ...     read_regular_file(tmp.name, what="file", limit_bytes=4)
+    b'DICM'
+    """
+    descriptor = _open_regular_descriptor(path, what=what, error=error)
+    try:
+        parts = []
+        left = limit_bytes
+        while left > 0:
+            part = os.read(descriptor, left)
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(descriptor)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _open_regular_descriptor(
+    path: str | os.PathLike[str], *, what: str, error: type[InputError]
+) -> int:
+    """Open a regular file's descriptor for blocking reads (see :func:`open_regular_file`)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         descriptor = os.open(path, flags)
@@ -235,10 +306,10 @@ def open_regular_file(
         _require_regular(os.fstat(descriptor).st_mode, path, what, error)
         if hasattr(os, "set_blocking"):
             os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
     except BaseException:
         os.close(descriptor)
         raise
+    return descriptor
 
 
 def load_json_file(path: str | os.PathLike[str], *, what: str) -> Any:
@@ -393,5 +464,6 @@ __all__ = [
     "max_voxels",
     "open_regular_file",
     "parse_json_text",
+    "read_regular_file",
     "voxel_count",
 ]

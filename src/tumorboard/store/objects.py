@@ -17,6 +17,7 @@ before they commit the rows that name the objects.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
@@ -79,6 +80,8 @@ class ObjectStore:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._unsynced: list[Path] = []  # objects written since the last sync
         self._folders: set[Path] = set()
+        self._folder_texts: set[str] = set()
+        self._root_text = str(self.root)
 
     def path(self, sha256: str) -> Path:
         """Return where the object with this digest lives (it may not exist)."""
@@ -160,23 +163,32 @@ class ObjectStore:
         >>> store.put_new_file_bytes(b"DICM")[1], store.put_new_file_bytes(b"DICM")[1]
         (True, False)
         """
+        # string paths, not Path objects: this runs once per imported file, and
+        # building Paths and checking them cost a tenth of an import's time
         sha = hashlib.sha256(data).hexdigest()
-        final = self.path(sha)
-        if final.exists():
+        folder = f"{self._root_text}{os.sep}{sha[:2]}"
+        final = f"{folder}{os.sep}{sha}"
+        if os.path.exists(final):
             return sha, False
-        self._make_folder(final.parent)
-        name = str(self.root / f"{_temporary_prefix()}{next(_NAMES)}")
+        if folder not in self._folder_texts:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            self._folder_texts.add(folder)
+        name = f"{self._root_text}{os.sep}{_temporary_prefix()}{next(_NAMES)}"
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "wb", buffering=0) as sink:
-                view = memoryview(data)
-                while view:
-                    view = view[sink.write(view) or 0 :]
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.close(fd)
+            fd = -1
             os.replace(name, final)
         except BaseException:
-            Path(name).unlink(missing_ok=True)
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
             raise
-        self._unsynced.append(final)  # list.append is atomic: writer threads may share a store
+        self._unsynced.append(Path(final))  # list.append is atomic: threads may share a store
         return sha, True
 
     def _make_folder(self, folder: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from tumorboard.errors import DicomError, TumorboardError
 from tumorboard.imaging.dicom_raw import element_text
 from tumorboard.imaging.dicom_scan import DicomSlice, read_slice_header
-from tumorboard.imaging.input_limits import open_regular_file
+from tumorboard.imaging.input_limits import read_regular_file
 from tumorboard.store.objects import SMALL_FILE_BYTES, ObjectStore, sha256_of_file
 
 __all__ = [
@@ -194,11 +194,9 @@ def read_and_store(
 
 def _read_small_file(path: Path) -> bytes | None:
     """The whole file when it is small enough to hold (None: read it by path)."""
-    with open_regular_file(path, what=READ_WHAT, error=DicomError) as handle:
-        try:
-            data = handle.read(SMALL_FILE_BYTES + 1)
-        except OSError as exc:
-            raise DicomError(f"{READ_WHAT} {path} cannot be read ({exc.strerror})") from None
+    data = read_regular_file(
+        path, what=READ_WHAT, error=DicomError, limit_bytes=SMALL_FILE_BYTES + 1
+    )
     return data if len(data) <= SMALL_FILE_BYTES else None
 
 
