@@ -272,3 +272,22 @@ def test_kill_9_during_import_leaves_a_consistent_record(workspace, tmp_path: Pa
     assert _count(workspace, Instance) == expected
     assert _count(workspace, Study) == 8
     assert not list(objects.glob(".tmp-*")), "leftovers of the killed import are removed"
+
+
+def test_a_recorded_instance_with_other_bytes_leaves_no_object_behind(
+    workspace, study_dir: Path, tmp_path: Path
+) -> None:
+    import pydicom
+
+    import_paths(workspace, [study_dir])
+    objects_before = sorted(p.name for p in workspace.objects.root.glob("??/*"))
+    source = sorted((study_dir / "ct").iterdir())[0]
+    dataset = pydicom.dcmread(source)
+    dataset.SeriesDescription = "re-exported with another description"
+    copy_dir = tmp_path / "again"
+    copy_dir.mkdir()
+    dataset.save_as(copy_dir / "same-uid.dcm")
+    summary = import_paths(workspace, [copy_dir]).as_dict()
+    assert summary["files"] == 0 and summary["duplicates"] == 1
+    assert sorted(p.name for p in workspace.objects.root.glob("??/*")) == objects_before
+    assert _count(workspace, Instance) == TOTAL_FILES
