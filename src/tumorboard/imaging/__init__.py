@@ -9,8 +9,9 @@ record's store uses) does not import pydicom, SimpleITK and nibabel: that
 made ``tumorboard run`` with nothing to do spend half its second on imports.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tumorboard.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from tumorboard.imaging.dicom_scan import DicomSeries, DicomSlice, scan_dicom_folder
@@ -67,15 +68,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module that defines ``name`` when it is first asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'tumorboard.imaging' has no attribute {name!r}")
-    value = getattr(import_module(f"tumorboard.imaging.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)

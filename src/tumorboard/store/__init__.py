@@ -9,8 +9,9 @@ processes use only :mod:`tumorboard.store.objects` and start without loading
 SQLAlchemy.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tumorboard.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from tumorboard.store.database import (
@@ -48,15 +49,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module that defines ``name`` when it is first asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'tumorboard.store' has no attribute {name!r}")
-    value = getattr(import_module(f"tumorboard.store.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)

@@ -79,8 +79,7 @@ class ObjectStore:
         self.root = Path(root)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._unsynced: list[Path] = []  # objects written since the last sync
-        self._folders: set[Path] = set()
-        self._folder_texts: set[str] = set()
+        self._folders: set[str] = set()  # object folders known to exist
         self._root_text = str(self.root)
 
     def path(self, sha256: str) -> Path:
@@ -103,6 +102,13 @@ class ObjectStore:
     def put_file(self, source: Path) -> str:
         """Store a copy of a regular file; return its SHA-256.
 
+        See :meth:`put_new_file`.
+        """
+        return self.put_new_file(source)[0]
+
+    def put_new_file(self, source: Path) -> tuple[str, bool]:
+        """Store a copy of a regular file; return its SHA-256 and whether this call wrote it.
+
         The file is read once: a small file (up to :data:`SMALL_FILE_BYTES`,
         every DICOM slice) in one read, hashed and written with one write; a
         larger one copied into a temporary file while it is hashed. The copy
@@ -113,7 +119,7 @@ class ObjectStore:
         with open(source, "rb", buffering=0) as handle:
             data = handle.read(SMALL_FILE_BYTES + 1)
             if len(data) <= SMALL_FILE_BYTES:
-                return self.put_file_bytes(data)
+                return self.put_new_file_bytes(data)
         digest = hashlib.sha256()
         handle_fd, name = tempfile.mkstemp(prefix=_temporary_prefix(), dir=self.root)
         try:
@@ -123,17 +129,18 @@ class ObjectStore:
                     sink.write(chunk)
             sha = digest.hexdigest()
             final = self.path(sha)
-            if final.exists():
-                os.unlink(name)
-            else:
-                self._make_folder(final.parent)
+            created = not final.exists()
+            if created:
+                self._make_folder(str(final.parent))
                 os.chmod(name, 0o600)
                 os.replace(name, final)
                 self._unsynced.append(final)
+            else:
+                os.unlink(name)
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
-        return sha
+        return sha, created
 
     def put_file_bytes(self, data: bytes) -> str:
         """Store the content of a file the caller has read; return its SHA-256.
@@ -170,9 +177,7 @@ class ObjectStore:
         final = f"{folder}{os.sep}{sha}"
         if os.path.exists(final):
             return sha, False
-        if folder not in self._folder_texts:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            self._folder_texts.add(folder)
+        self._make_folder(folder)
         name = f"{self._root_text}{os.sep}{_temporary_prefix()}{next(_NAMES)}"
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -191,9 +196,9 @@ class ObjectStore:
         self._unsynced.append(Path(final))  # list.append is atomic: threads may share a store
         return sha, True
 
-    def _make_folder(self, folder: Path) -> None:
+    def _make_folder(self, folder: str) -> None:
         if folder not in self._folders:
-            folder.mkdir(mode=0o700, exist_ok=True)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
             self._folders.add(folder)
 
     def sync(self) -> None:

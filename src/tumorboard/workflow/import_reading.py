@@ -28,7 +28,7 @@ from tumorboard.errors import DicomError, TumorboardError
 from tumorboard.imaging.dicom_raw import element_text
 from tumorboard.imaging.dicom_scan import DicomSlice, read_slice_header
 from tumorboard.imaging.input_limits import read_regular_file
-from tumorboard.store.objects import SMALL_FILE_BYTES, ObjectStore, sha256_of_file
+from tumorboard.store.objects import SMALL_FILE_BYTES, ObjectStore
 
 __all__ = [
     "READ_WHAT",
@@ -107,7 +107,7 @@ def missing_uids(header: DicomSlice, text: dict[str, str | None]) -> list[str]:
     return missing
 
 
-def read_and_store_chunk(store: ObjectStore, paths: Sequence[str]) -> list[ReadFile]:
+def read_and_store_chunk(store: ObjectStore, paths: Sequence[Path]) -> list[ReadFile]:
     """Read files, parse their headers and store the ones a record can take.
 
     Objects are written but not flushed to disk: the importer syncs the
@@ -117,7 +117,7 @@ def read_and_store_chunk(store: ObjectStore, paths: Sequence[str]) -> list[ReadF
     ----------
     store : ObjectStore
         The workspace's object store.
-    paths : sequence of str
+    paths : sequence of Path
         The files.
 
     Returns
@@ -131,13 +131,12 @@ def read_and_store_chunk(store: ObjectStore, paths: Sequence[str]) -> list[ReadF
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "note.txt").write_text("not an image")
     >>> store = ObjectStore(folder / "objects")
-    >>> [found] = read_and_store_chunk(store, [str(folder / "note.txt")])
+    >>> [found] = read_and_store_chunk(store, [folder / "note.txt"])
     >>> found.slice is None, found.sha256 is None, bool(found.skip_reason)
     (True, True, True)
     """
     results = []
-    for text_path in paths:
-        path = Path(text_path)
+    for path in paths:
         try:
             data = _read_small_file(path)
             header = read_slice_header(path, what=READ_WHAT, data=data)
@@ -148,8 +147,7 @@ def read_and_store_chunk(store: ObjectStore, paths: Sequence[str]) -> list[ReadF
         found = ReadFile(header, text)
         if not missing_uids(header, text):
             if data is None:  # larger than a slice: copied by path
-                found.created = not store.has(sha256_of_file(path))
-                found.sha256 = store.put_file(path)
+                found.sha256, found.created = store.put_new_file(path)
             else:
                 found.sha256, found.created = store.put_new_file_bytes(data)
         results.append(found)
@@ -182,10 +180,9 @@ def read_and_store(
     OSError
         If the object store cannot be written (e.g. the disk is full).
     """
-    texts = [str(path) for path in paths]
     done = 0
-    for start in range(0, len(texts), CHUNK_FILES):
-        chunk = texts[start : start + CHUNK_FILES]
+    for start in range(0, len(paths), CHUNK_FILES):
+        chunk = paths[start : start + CHUNK_FILES]
         yield from read_and_store_chunk(store, chunk)
         done += len(chunk)
         if progress is not None:
