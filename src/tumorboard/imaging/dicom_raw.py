@@ -27,6 +27,7 @@ reason, never an attribute value.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 import warnings
@@ -448,10 +449,17 @@ def _element_header(
 # --------------------------------------------------------------------------- decoding
 def element_text(header: Dataset | RawHeader, tag: int) -> str | None:
     """A text attribute without padding, or None when absent or empty."""
-    found = element_of(header, tag)
-    if found is None or found[1] is None:
-        return None
-    value = found[1]
+    value: Any
+    if type(header) is RawHeader:  # the importer's path, 15 attributes per file
+        entry = header.index.get(tag)
+        if entry is None:
+            return None
+        value = header.data[entry[1] : entry[1] + entry[2]]
+    else:
+        found = element_of(header, tag)
+        if found is None or found[1] is None:
+            return None
+        value = found[1]
     text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
     text = text.strip(" \x00")
     return text or None
@@ -467,10 +475,19 @@ def element_numbers(
     path: Path | None,
 ) -> list[float] | None:
     """A numeric attribute (US/SS/UL/SL/DS/IS/FL/FD) as ``count`` finite floats, or None."""
-    found = element_of(header, tag)
-    if found is None:
-        return None
-    vr, value = found
+    vr: str | None
+    value: Any
+    if type(header) is RawHeader:  # the importer's path, once per attribute per file
+        entry = header.index.get(tag)
+        if entry is None:
+            return None
+        vr, offset, length = entry
+        value = header.data[offset : offset + length]
+    else:
+        found = element_of(header, tag)
+        if found is None:
+            return None
+        vr, value = found
     try:
         if isinstance(value, bytes):
             use = vr if vr not in (None, "UN") else dictionary_VR(tag)
@@ -485,7 +502,7 @@ def element_numbers(
         raise DicomError(f"{what} {path}: malformed {keyword} ({failure_reason(exc)})") from None
     if not parts:
         return None
-    if len(parts) != count or not all(math.isfinite(v) for v in parts):
+    if len(parts) != count or not all(map(math.isfinite, parts)):
         raise DicomError(
             f"{what} {path}: {keyword} must be {count} finite numbers, got {len(parts)}"
         )
@@ -518,15 +535,23 @@ def decode_numbers(vr: str | None, value: bytes, little: bool = True) -> list[fl
 def _decode_numbers(vr: str | None, value: bytes, little: bool) -> list[float]:
     code = _BINARY_FORMATS.get(vr or "")
     if code is not None:
-        size = struct.calcsize(code)
-        count = len(value) // size
+        count = len(value) // _BINARY_SIZES[code]
         if count == 0:
             return []
-        return [float(v) for v in struct.unpack(("<" if little else ">") + code * count, value)]
+        return [float(v) for v in _binary_struct(code, count, little).unpack(value)]
     text = value.decode("latin-1").strip(" \x00")
     if not text:
         return []
-    return [float(part) for part in text.split("\\")]
+    return list(map(float, text.split("\\")))
+
+
+_BINARY_SIZES = {code: struct.calcsize(code) for code in _BINARY_FORMATS.values()}
+
+
+@functools.lru_cache(maxsize=256)
+def _binary_struct(code: str, count: int, little: bool) -> struct.Struct:
+    """The compiled format of ``count`` binary values (a handful recur: Rows, Columns, ...)."""
+    return struct.Struct(("<" if little else ">") + code * count)
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -260,7 +260,8 @@ def read_slice_header(
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        return _guarded_read(Path(path), what, caught, data)
+        file = path if isinstance(path, Path) else Path(path)  # the importer passes Paths
+        return _guarded_read(file, what, caught, data)
 
 
 def _guarded_read(
