@@ -389,7 +389,7 @@ def _integer(name: str, value: Any) -> int | None:
     number = _number(name, value)
     if number is None:
         return None
-    if number != int(number):
+    if not math.isfinite(number) or number != int(number):
         raise InputError(f"{name} must be a whole number, got {value!r}")
     return int(number)
 

@@ -52,6 +52,36 @@ def _entry(
     return None
 
 
+#: Anatomical imaging, which Table 2 puts before nuclear medicine for hindgut tumours.
+_ANATOMICAL = ("ct", "mri")
+
+
+def _fdg_position(order: list[str]) -> int:
+    """Where FDG PET goes in an order when Ki-67 is high.
+
+    Before SSTR PET where the order has it (the guide: FDG "more suitable than
+    68Ga-DOTATATE" for a high proliferative capacity). Otherwise tumorboard's
+    own choice, as the guide places FDG only against SSTR PET: after the CT
+    and MRI an order starts with (hindgut, "CT/MRI > NM", and an unknown
+    primary: FDG PET is nuclear medicine), else after the first tracer.
+
+    Examples
+    --------
+    >>> _fdg_position(["dopa_pet", "sstr_pet", "ct", "mri"])
+    1
+    >>> _fdg_position(["ct", "mri", "nm"]), _fdg_position(["ct", "mri"])
+    (2, 2)
+    >>> _fdg_position(["dopa_pet", "ct", "mri"])
+    1
+    """
+    if "sstr_pet" in order:
+        return order.index("sstr_pet")
+    leading = 0
+    while leading < len(order) and order[leading] in _ANATOMICAL:
+        leading += 1
+    return leading if leading else min(1, len(order))
+
+
 def recommended_imaging(
     facts: CaseFacts, origin: Embryology | None
 ) -> tuple[list[str], StepResult]:
@@ -76,8 +106,7 @@ def recommended_imaging(
     if facts.ki67_pct is None and not facts.poorly_differentiated:
         missing.append("ki67_pct")
     if facts.ki67_pct is not None and facts.ki67_pct >= ki67_threshold and "fdg_pet" not in order:
-        # "more suitable than 68Ga-DOTATATE": before SSTR PET where the order has it
-        order.insert(order.index("sstr_pet") if "sstr_pet" in order else 1, "fdg_pet")
+        order.insert(_fdg_position(order), "fdg_pet")
         recommendations.append(
             Recommendation(
                 "imaging",
