@@ -47,24 +47,36 @@ def rng() -> np.random.Generator:
 # receive one of its tests. Every other test is a unit of its own and goes to whichever
 # process is free. Units are handed out in collection order, and the collection puts
 # the longest modules first: a long module started last leaves the other process idle
-# at the end. The weights are rough seconds on the loaded 2-core machine; the order of
-# the tests within a module is kept. (xdist's own ``--dist loadgroup`` would do the
-# grouping, but its group suffix is lost on pytest 9, whose node ids ignore ``_nodeid``.)
+# at the end. The weights are rough seconds on the loaded 2-core machine (a full run
+# at load 5-6, December 2026); the order of the tests within a module is kept. A group
+# of :data:`SCHEDULING_GROUPS` is one unit too: its modules share session fixtures that
+# are built once per process. (xdist's own ``--dist loadgroup`` would do the grouping,
+# but its group suffix is lost on pytest 9, whose node ids ignore ``_nodeid``.)
 MODULE_SECONDS = {
-    "tests/cli/test_demo.py": 130,
-    "tests/web/test_browser_views.py": 100,
-    "tests/web/test_browser.py": 70,
-    "tests/radiomics/test_extract.py": 60,
-    "tests/store/test_cohort_run.py": 60,
-    "tests/store/test_export.py": 60,
-    "tests/pacs/test_push.py": 50,
-    "tests/radiomics/test_ibsi_phantoms.py": 45,
-    "tests/cohort/test_cohort_analyse.py": 40,
-    "tests/store/test_run.py": 40,
-    "tests/web/test_api_dce_pet.py": 35,
-    "tests/pipeline/test_demo_dce.py": 30,
-    "tests/web/test_browser_images.py": 25,
-    "tests/web/test_api_cli.py": 25,
+    "tests/cli/test_demo.py": 180,
+    "tests/web/test_browser*.py": 165,
+    "tests/radiomics/test_extract.py": 120,
+    "tests/store/test_cohort_run.py": 115,
+    "tests/radiomics/test_ibsi_phantoms.py": 110,
+    "tests/store/test_export.py": 95,
+    "tests/cohort/test_cohort_analyse.py": 80,
+    "tests/pacs/test_push.py": 65,
+    "tests/store/test_run.py": 60,
+    "tests/store/test_lesion_edits.py": 60,
+    "tests/cli/test_assess.py": 45,
+    "tests/web/test_api_auth.py": 45,
+    "tests/web/test_api_reads_form.py": 45,
+    "tests/store/test_import.py": 40,
+    "tests/pipeline/test_demo_dce.py": 35,
+    "tests/web/test_api_dce_pet.py": 32,
+    "tests/web/test_api_cli.py": 32,
+}
+#: Modules sent to one process as one unit: the browser modules share a Chromium and a
+#: built reading-room workspace (session fixtures of ``tests/web/conftest.py``).
+SCHEDULING_GROUPS = {
+    "tests/web/test_browser.py": "tests/web/test_browser*.py",
+    "tests/web/test_browser_images.py": "tests/web/test_browser*.py",
+    "tests/web/test_browser_views.py": "tests/web/test_browser*.py",
 }
 _MODULE_SCOPE = re.compile(r"""@pytest\.fixture\([^)]*scope\s*=\s*["'](module|package|class)["']""")
 
@@ -73,9 +85,14 @@ def _module(nodeid: str) -> str:
     return nodeid.split("::")[0]
 
 
+def _unit(module: str) -> str:
+    """The module's group of :data:`SCHEDULING_GROUPS`, or the module itself."""
+    return SCHEDULING_GROUPS.get(module, module)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest modules first (a stable sort: each module keeps its order)."""
-    items.sort(key=lambda item: -MODULE_SECONDS.get(_module(item.nodeid), 0))
+    """The longest units first (a stable sort: each module keeps its order)."""
+    items.sort(key=lambda item: -MODULE_SECONDS.get(_unit(_module(item.nodeid)), 0))
 
 
 @functools.cache
@@ -98,7 +115,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class ModuleFixtureScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = _module(nodeid)
-            return module if _has_module_fixture(module) else nodeid
+            return _unit(module) if _has_module_fixture(module) else nodeid
 
     config.option.loadscopereorder = False  # keep the collection's order (longest first)
     return ModuleFixtureScheduling(config, log)

@@ -1,5 +1,6 @@
 """``tumorboard demo`` end to end on the reference patient (cached in a temp folder)."""
 
+import importlib
 import json
 
 import pytest
@@ -63,12 +64,42 @@ def test_demo_runs_the_patients_through_a_workspace(demo):
 
 
 @pytest.mark.slow
-def test_demo_reuses_cache_and_replaces_its_own_output(demo, capsys):
+def test_demo_reuses_cache_and_replaces_its_own_output(demo, capsys, monkeypatch):
+    """The second ``tumorboard demo`` on the same cache and output: the cache is reused
+    (its manifest untouched, every section handed the cached patient) and the previous
+    demo output is replaced without ``--force``.
+
+    The sections themselves are stand-ins here: what they compute from the cache was
+    checked on the fixture's run (same files, deterministic), and running them all
+    again took a minute and a half on the loaded machine for no new check. Cache reuse
+    and output replacement happen in ``run_demo`` around the sections, and are real.
+    """
+    from tumorboard.pipeline import demo as demo_pipeline
+    from tumorboard.pipeline.demo_section import DemoSection
+    from tumorboard.workflow import demo_record
+
     code, root = demo
-    before = (root / "cache" / PATIENT_DIR / "manifest.json").stat().st_mtime_ns
+    cache = root / "cache" / PATIENT_DIR
+    seen = []
+
+    def section(context):
+        seen.append(context.phantom_dir)
+        return DemoSection("stand-in", "Stand-in", "<p>stand-in</p>", {"stand-in": True})
+
+    sections = ("dwi", "crf", "pet", "dce", "guide")
+    assert demo_pipeline.SECTION_MODULES == sections  # the stand-ins replace all of them
+    for name in sections:
+        module = importlib.import_module(f"tumorboard.pipeline.demo_{name}")
+        monkeypatch.setattr(module, "run_section", section)
+    monkeypatch.setattr(demo_record, "run_section", section)
+    (root / "out" / "left-over.txt").write_text("from the previous run")
+    before = (cache / "manifest.json").stat().st_mtime_ns
     assert main(["demo", "--out", str(root / "out"), "--cache", str(root / "cache")]) == 0
-    after = (root / "cache" / PATIENT_DIR / "manifest.json").stat().st_mtime_ns
+    after = (cache / "manifest.json").stat().st_mtime_ns
     assert before == after
+    assert seen == [cache] * 6
+    assert not (root / "out" / "left-over.txt").exists()
+    assert "stand-in" in (root / "out" / "report.html").read_text()
 
 
 def test_demo_does_not_overwrite_a_foreign_directory(tmp_path, capsys):

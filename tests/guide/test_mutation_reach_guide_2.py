@@ -686,13 +686,16 @@ _IMAGING_PREFIXES = {
         ("unknown", ["ct", "mri", "fdg_pet"]),
         # with SSTR PET in the order, FDG goes before it ("more suitable than 68Ga-DOTATATE")
         ("ileum", ["dopa_pet", "fdg_pet", "sstr_pet", "ct", "mri"]),
+        # insulinoma (18F-DOPA PET first, no SSTR PET): after the first tracer
+        ("pancreas:insulinoma", ["dopa_pet", "fdg_pet", "ct", "mri"]),
     ],
 )
 def test_high_ki67_fdg_pet_never_comes_before_the_anatomical_imaging_of_hindgut(
     site: str, expected: list[str]
 ) -> None:
     """Ki-67 12 %: where FDG PET lands in each order of Table 2."""
-    facts = parse_facts({"primary_site": site, "ki67_pct": 12, "tumour_type": "net"})
+    site, _, tumour_type = site.partition(":")
+    facts = parse_facts({"primary_site": site, "ki67_pct": 12, "tumour_type": tumour_type or "net"})
     order, _ = recommended_imaging(facts, embryology(facts)[0])
     assert [_IMAGING_PREFIXES[key] for key in expected] == [
         name[: len(_IMAGING_PREFIXES[key])] for key, name in zip(expected, order, strict=False)

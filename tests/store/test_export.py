@@ -40,18 +40,45 @@ def dciodvfy_errors(path: Path) -> list[str]:
     return [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")]
 
 
-@pytest.fixture
-def board(tmp_path: Path, database_url: str | None, capsys) -> Path:  # type: ignore[no-untyped-def]
-    workspace = tmp_path / "board"
+def _build_board(root: Path, database_url: str | None) -> None:
+    """Two WB-DWI exams imported, the reads imported and the analyses run, under ``root``."""
+    workspace = root / "board"
     init = ["init", str(workspace)] + (["--database", database_url] if database_url else [])
     assert main(init) == 0
-    folders = [str(write_exam(tmp_path / "dicom", exam)) for exam in ("baseline", "week12")]
+    folders = [str(write_exam(root / "dicom", exam)) for exam in ("baseline", "week12")]
     assert main(["import", "--workspace", str(workspace), *folders]) == 0
-    (tmp_path / "reads.csv").write_text(READS)
-    assert (
-        main(["lesion", "import", "--workspace", str(workspace), str(tmp_path / "reads.csv")]) == 0
-    )
+    (root / "reads.csv").write_text(READS)
+    assert main(["lesion", "import", "--workspace", str(workspace), str(root / "reads.csv")]) == 0
     assert main(["run", "--workspace", str(workspace), "--quiet"]) == 0
+
+
+@pytest.fixture(scope="module")
+def board_templates() -> dict[str, Path]:
+    """Per back end, a folder built once by :func:`_build_board` (never opened again)."""
+    return {}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def board(request: pytest.FixtureRequest, tmp_path: Path, board_templates, capsys) -> Path:  # type: ignore[no-untyped-def]
+    """A workspace of its own for every test: a copy of the back end's template, with
+    (on PostgreSQL) its own database made from the template's (``CREATE DATABASE ...
+    TEMPLATE``). Import and analysis of the two exams were most of every test's time;
+    the copy holds the same record, the same DICOM folders and reads, so each test sees
+    what it saw when it built them itself.
+    """
+    backend = request.param
+    server = request.getfixturevalue("postgres") if backend == "postgresql" else None
+    if backend not in board_templates:
+        template = request.getfixturevalue("tmp_path_factory").mktemp(f"export-{backend}")
+        _build_board(template, server.create_database() if server else None)
+        board_templates[backend] = template
+    shutil.copytree(board_templates[backend], tmp_path, dirs_exist_ok=True)
+    workspace = tmp_path / "board"
+    if server is not None:
+        description_file = workspace / "workspace.json"
+        description = json.loads(description_file.read_text(encoding="utf-8"))
+        description["database"] = server.create_database(template=description["database"])
+        description_file.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
     capsys.readouterr()
     return workspace
 

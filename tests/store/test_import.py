@@ -271,7 +271,8 @@ def test_kill_9_during_import_leaves_a_consistent_record(workspace, tmp_path: Pa
     assert summary["files"] + summary["duplicates"] == expected
     assert _count(workspace, Instance) == expected
     assert _count(workspace, Study) == 8
-    assert not list(objects.glob(".tmp-*")), "leftovers of the killed import are removed"
+    leftovers = [*objects.glob(".tmp-*"), *objects.glob("*/.tmp-*")]
+    assert not leftovers, "leftovers of the killed import are removed"
 
 
 def test_a_recorded_instance_with_other_bytes_leaves_no_object_behind(

@@ -162,10 +162,26 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("tumorboard serve did not answer in time")
 
 
+def copy_workspace(built: tuple[Path, tuple[str, ...]], root: Path) -> tuple[Path, tuple[str, ...]]:
+    """A copy at ``root / "workspace"`` of a workspace :func:`build_workspace` built (and
+    nobody opened since): the same record for a fraction of the import and analyses."""
+    workspace, dates = built
+    shutil.copytree(workspace, root / "workspace")
+    return root / "workspace", dates
+
+
 @contextmanager
-def serving(root: Path, *, dce_pet: bool = False) -> Iterator[ReadingRoom]:
-    """``tumorboard serve`` on a new workspace of the reference patient, stopped after."""
-    workspace, dates = build_workspace(root, dce_pet=dce_pet)
+def serving(
+    root: Path, *, dce_pet: bool = False, built: tuple[Path, tuple[str, ...]] | None = None
+) -> Iterator[ReadingRoom]:
+    """``tumorboard serve`` on a new workspace of the reference patient, stopped after.
+
+    ``built``: a plain workspace from :func:`build_workspace` to copy instead of building.
+    """
+    if built is not None and not dce_pet:
+        workspace, dates = copy_workspace(built, root)
+    else:
+        workspace, dates = build_workspace(root, dce_pet=dce_pet)
     for (name, password), role in ((READER, "reader"), (VIEWER, "viewer"), (READER_2, "reader")):
         _add_user(workspace, name, role, password, root)
     port = _free_port()

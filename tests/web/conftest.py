@@ -89,6 +89,28 @@ def _copied_workspace(request: pytest.FixtureRequest, root: Path, backend: str) 
     return root
 
 
+@pytest.fixture(scope="session")
+def reading_room_workspace(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, tuple[str, ...]]:
+    """The browser modules' plain workspace (``browser_fixtures.build_workspace``), built
+    once per process; each module serves or opens a copy of its own. The scheduler in
+    ``tests/conftest.py`` sends the browser modules to one process together."""
+    from browser_fixtures import build_workspace
+
+    return build_workspace(tmp_path_factory.mktemp("reading-room-template"))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium (``browser_fixtures.chromium``), launched once per process for
+    every browser module; each test opens its own context (cookies, storage) in it."""
+    from browser_fixtures import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def workspace_root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """A workspace with the two analysed exams and the users of :data:`USERS`."""

@@ -23,7 +23,6 @@ from browser_fixtures import (
     READER,
     VIEWER,
     ReadingRoom,
-    chromium,
     serving,
 )
 from playwright.sync_api import Browser, Dialog, Page, expect
@@ -37,15 +36,13 @@ HOSTILE_LESION = '<img src=x onerror=alert(3)><b>L9</b>"><svg onload=alert(4)>'
 
 
 @pytest.fixture(scope="module")
-def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadingRoom]:
-    with serving(tmp_path_factory.mktemp("reading-room")) as served:
+def room(
+    tmp_path_factory: pytest.TempPathFactory,
+    reading_room_workspace: tuple[Path, tuple[str, ...]],
+) -> Iterator[ReadingRoom]:
+    root = tmp_path_factory.mktemp("reading-room")
+    with serving(root, built=reading_room_workspace) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def _page(browser: Browser, room: ReadingRoom) -> Page:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser_fixtures import PATIENT, READER, build_workspace
+from browser_fixtures import PATIENT, READER, copy_workspace
 from fastapi.testclient import TestClient
 
 from tumorboard.imaging.nifti import read_nifti
@@ -29,9 +29,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path, str]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+    reading_room_workspace: tuple[Path, tuple[str, ...]],
+) -> Iterator[tuple[TestClient, Path, str]]:
     root = tmp_path_factory.mktemp("images")
-    workspace_dir, dates = build_workspace(root)
+    workspace_dir, dates = copy_workspace(reading_room_workspace, root)
     workspace = open_workspace(workspace_dir)
     add_user(workspace, READER[0], "reader", READER[1], author="test")
     workspace.close()

@@ -25,7 +25,6 @@ from browser_fixtures import (
     READER,
     READER_2,
     ReadingRoom,
-    chromium,
     serving,
 )
 from playwright.sync_api import Browser, Page, expect
@@ -40,12 +39,6 @@ expect.set_options(timeout=30_000)
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadingRoom]:
     with serving(tmp_path_factory.mktemp("reading-room-views"), dce_pet=True) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def _page(browser: Browser, room: ReadingRoom, errors: list[str]) -> Page:
