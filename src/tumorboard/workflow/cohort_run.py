@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,6 @@ __all__ = [
     "preload_kinds",
     "run_cohort",
     "start_local_cluster",
-    "worker_config",
 ]
 
 #: Retries of a task that raised (a killed worker's tasks are rescheduled by Dask).
@@ -197,8 +196,7 @@ def start_local_cluster(
 
     The numba voxel kernels of each worker get its share of the cores
     (``NUMBA_NUM_THREADS`` = cores // ``workers``, at least 1), so the
-    workers do not oversubscribe the machine, and the workers' statistical
-    profiler is off (:func:`worker_config`).
+    workers do not oversubscribe the machine.
 
     Returns
     -------
@@ -209,46 +207,10 @@ def start_local_cluster(
     InputError
         If ``workers`` < 1.
     """
-    import dask
+    from distributed import LocalCluster
 
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
-    with dask.config.set(worker_config(os.environ)):  # the nannies hand it to their workers
-        return _local_cluster(workers, memory_limit, dashboard)
-
-
-#: Dask's setting of the workers' statistical profiler, and its environment variable.
-WORKER_PROFILE_KEY = "distributed.worker.profile.enabled"
-WORKER_PROFILE_VARIABLE = "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"
-
-
-def worker_config(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Dask settings of the local cluster's workers: the statistical profiler off.
-
-    Dask's workers sample the stack of the running task every 10 ms by
-    default (the dashboard's "Profile" page). Measured with
-    ``benchmarks/bench_cohort.py`` (40-patient PRRT cohort, 2026-12-08), it
-    cost the cohort run about a tenth of its speed: with the profiler, one
-    worker took 11 % longer than ``tumorboard run`` in one process and was on
-    a core 91 % of the time; without it, 4 % shorter and 96-98 %. Progress and
-    the task stream on the dashboard do not need it. Set
-    ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=True`` to keep it.
-
-    Examples
-    --------
-    >>> worker_config({})
-    {'distributed.worker.profile.enabled': False}
-    >>> worker_config({"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "True"})
-    {}
-    """
-    if WORKER_PROFILE_VARIABLE in environ:
-        return {}  # the user's choice, read by Dask itself
-    return {WORKER_PROFILE_KEY: False}
-
-
-def _local_cluster(workers: int, memory_limit: int | None, dashboard: bool) -> Any:
-    from distributed import LocalCluster
-
     return LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
