@@ -71,7 +71,7 @@ MODULE_SECONDS = {
     "tests/web/test_api_dce_pet.py": 32,
     "tests/web/test_api_cli.py": 32,
 }
-#: Modules sent to one process as one unit: the browser modules share a Chromium and a
+#: Modules sent to one process as one unit: the browser modules share a
 #: built reading-room workspace (session fixtures of ``tests/web/conftest.py``).
 SCHEDULING_GROUPS = {
     "tests/web/test_browser.py": "tests/web/test_browser*.py",

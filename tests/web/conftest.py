@@ -101,10 +101,13 @@ def reading_room_workspace(
     return build_workspace(tmp_path_factory.mktemp("reading-room-template"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium (``browser_fixtures.chromium``), launched once per process for
-    every browser module; each test opens its own context (cookies, storage) in it."""
+    """Debian's Chromium (``browser_fixtures.chromium``), launched for each browser module
+    and closed after it; each test opens its own context (cookies, storage) in it. Not
+    kept for the process: while it is open Playwright's sync API keeps an event loop
+    running in the main thread, and code that calls ``asyncio.run`` there later in the
+    same process (a doctest of ``web.app``) then fails."""
     from browser_fixtures import chromium
 
     with chromium() as launched:
