@@ -57,7 +57,6 @@ from tumorboard.criteria.target_sums import (
     TargetSnapshot,
     is_progression,
     non_target_response,
-    overall_response,
     target_snapshot,
 )
 from tumorboard.criteria.transport import decode, encode
@@ -1068,34 +1067,8 @@ def test_errors_without_a_source_row_have_no_row_prefix() -> None:
     assert str(info.value) == "lesion_id must not be empty"
 
 
-# ------------------------------------------------------------------ target sums, RECIST 1.1 tables
-@pytest.mark.parametrize(
-    ("target", "non_target", "new", "overall"),
-    [
-        # RECIST 1.1 table 1 (target and non-target disease)
-        (R.CR, R.CR, False, R.CR),
-        (R.CR, None, False, R.CR),
-        (R.CR, R.NON_CR_NON_PD, False, R.PR),
-        (R.CR, R.NE, False, R.PR),
-        (R.PR, R.NON_CR_NON_PD, False, R.PR),
-        (R.PR, R.NE, False, R.PR),
-        (R.SD, R.NE, False, R.SD),
-        (R.NE, R.NON_CR_NON_PD, False, R.NE),
-        (R.PD, R.CR, False, R.PD),
-        (R.SD, R.PD, False, R.PD),
-        (R.CR, R.CR, True, R.PD),
-        # RECIST 1.1 table 2 (non-target disease only)
-        (None, R.CR, False, R.CR),
-        (None, R.NON_CR_NON_PD, False, R.NON_CR_NON_PD),
-        (None, R.NE, False, R.NE),
-        (None, R.PD, False, R.PD),
-        (None, R.CR, True, R.PD),
-    ],
-)
-def test_overall_response_follows_the_recist_tables(
-    target: Response | None, non_target: Response | None, new: bool, overall: Response
-) -> None:
-    assert overall_response(target, non_target, new) is overall
+# ------------------------------------------------------------------ target sums
+# (RECIST 1.1 tables 1 and 2: tests/criteria/test_recist.py::test_overall_response_tables)
 
 
 def _snapshot(*readings: LesionMeasurement, metric: Metric = Metric.LONGEST) -> TargetSnapshot:
