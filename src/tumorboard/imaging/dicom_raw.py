@@ -449,17 +449,11 @@ def _element_header(
 # --------------------------------------------------------------------------- decoding
 def element_text(header: Dataset | RawHeader, tag: int) -> str | None:
     """A text attribute without padding, or None when absent or empty."""
-    value: Any
-    if type(header) is RawHeader:  # the importer's path, 15 attributes per file
-        entry = header.index.get(tag)
-        if entry is None:
-            return None
-        value = header.data[entry[1] : entry[1] + entry[2]]
-    else:
-        found = element_of(header, tag)
-        if found is None or found[1] is None:
-            return None
-        value = found[1]
+    # a RawHeader directly: the importer reads 15 attributes of every file
+    found = header.element(tag) if type(header) is RawHeader else element_of(header, tag)
+    if found is None or found[1] is None:
+        return None
+    value = found[1]
     text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
     text = text.strip(" \x00")
     return text or None
@@ -475,19 +469,11 @@ def element_numbers(
     path: Path | None,
 ) -> list[float] | None:
     """A numeric attribute (US/SS/UL/SL/DS/IS/FL/FD) as ``count`` finite floats, or None."""
-    vr: str | None
-    value: Any
-    if type(header) is RawHeader:  # the importer's path, once per attribute per file
-        entry = header.index.get(tag)
-        if entry is None:
-            return None
-        vr, offset, length = entry
-        value = header.data[offset : offset + length]
-    else:
-        found = element_of(header, tag)
-        if found is None:
-            return None
-        vr, value = found
+    # a RawHeader directly: the importer reads a dozen numbers of every file
+    found = header.element(tag) if type(header) is RawHeader else element_of(header, tag)
+    if found is None:
+        return None
+    vr, value = found
     try:
         if isinstance(value, bytes):
             use = vr if vr not in (None, "UN") else dictionary_VR(tag)
